@@ -1,0 +1,100 @@
+data "aws_sagemaker_prebuilt_ecr_image" "tgi" {
+  count = var.image_uri == null ? 1 : 0
+
+  repository_name = "huggingface-pytorch-tgi-inference"
+  image_tag       = var.tgi_image_tag
+}
+
+locals {
+  image = var.image_uri != null ? var.image_uri : data.aws_sagemaker_prebuilt_ecr_image.tgi[0].registry_path
+
+  # With autoscaling on, the scalable target owns the live instance count (see autoscaling.tf).
+  initial_instance_count = var.autoscaling.enabled ? var.autoscaling.min_capacity : var.instance_count
+
+  environment = merge(
+    var.extra_environment,
+    {
+      HF_MODEL_ID              = var.hf_model_id
+      SM_NUM_GPUS              = tostring(var.num_gpus)
+      MAX_INPUT_TOKENS         = tostring(var.token_limits.max_input_tokens)
+      MAX_TOTAL_TOKENS         = tostring(var.token_limits.max_total_tokens)
+      MAX_BATCH_TOTAL_TOKENS   = tostring(var.token_limits.max_batch_total_tokens)
+      MAX_BATCH_PREFILL_TOKENS = tostring(var.token_limits.max_batch_prefill_tokens)
+    },
+    var.quantize == null ? {} : { HF_MODEL_QUANTIZE = var.quantize },
+    var.messages_api_enabled ? { MESSAGES_API_ENABLED = "true" } : {},
+  )
+
+  # aws_sagemaker_model has no name_prefix, and every model argument forces replacement.
+  # A name derived from the model's content gives each version its own name, so
+  # create_before_destroy can build the new model while the old one still serves.
+  # The token enters only as its SHA-256, so the name never reveals it.
+  model_fingerprint = substr(sha256(jsonencode({
+    image       = local.image
+    environment = local.environment
+    token       = nonsensitive(sha256(coalesce(var.hf_token, "none")))
+    model_data  = var.model_data_s3_uri
+    role        = var.execution_role_arn
+  })), 0, 8)
+}
+
+resource "aws_sagemaker_model" "this" {
+  name               = "${substr(var.name, 0, 54)}-${local.model_fingerprint}"
+  execution_role_arn = var.execution_role_arn
+
+  primary_container {
+    image = local.image
+    environment = var.hf_token == null ? local.environment : merge(local.environment, {
+      HF_TOKEN = var.hf_token
+    })
+
+    dynamic "model_data_source" {
+      for_each = var.model_data_s3_uri == null ? [] : [var.model_data_s3_uri]
+
+      content {
+        s3_data_source {
+          s3_uri           = model_data_source.value
+          s3_data_type     = "S3Prefix"
+          compression_type = "None"
+        }
+      }
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint_configuration" "this" {
+  # Every argument here forces replacement: a unique name plus create_before_destroy
+  # lets the endpoint switch to the new config before the old one is deleted.
+  name_prefix = "${substr(var.name, 0, 36)}-"
+
+  production_variants {
+    variant_name           = var.variant_name
+    model_name             = aws_sagemaker_model.this.name
+    instance_type          = var.instance_type
+    initial_instance_count = local.initial_instance_count
+    volume_size_in_gb      = var.volume_size_in_gb
+
+    # These belong on the variant; as container env vars they would do nothing.
+    container_startup_health_check_timeout_in_seconds = var.container_startup_health_check_timeout_in_seconds
+    model_data_download_timeout_in_seconds            = var.model_data_download_timeout_in_seconds
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint" "this" {
+  name                 = var.name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
+
+  tags = var.tags
+}

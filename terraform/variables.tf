@@ -1,0 +1,121 @@
+variable "region" {
+  description = "AWS region to deploy to, e.g. eu-central-1."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-central-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Project prefix every resource name starts with (3-24 lowercase letters, digits or hyphens)."
+  type        = string
+  default     = "llm-twin"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit."
+  }
+}
+
+variable "s3_use_path_style" {
+  description = "Address S3 as endpoint/bucket instead of bucket.endpoint. true for the embedded local AWS, false for AWS."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "execution_role_arn" {
+  description = "ARN of the SageMaker execution role, from the bootstrap stack's outputs."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.execution_role_arn))
+    error_message = "execution_role_arn must be an IAM role ARN; run the bootstrap stack first."
+  }
+}
+
+variable "artifact_bucket_name" {
+  description = "Name of the model-artifact bucket, from the bootstrap stack's outputs (the execution role may read only it)."
+  type        = string
+  nullable    = false
+}
+
+variable "force_destroy" {
+  description = "Let destroy delete the bucket and repository while they still hold objects or images. true for throwaway stacks."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "endpoint" {
+  description = "The SageMaker endpoint; see modules/sagemaker_endpoint/variables.tf for each attribute's allowed values."
+  type = object({
+    name                                              = string
+    instance_type                                     = optional(string, "ml.g5.2xlarge")
+    instance_count                                    = optional(number, 1)
+    image_uri                                         = optional(string)
+    tgi_image_tag                                     = optional(string, "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
+    hf_model_id                                       = string
+    model_data_s3_uri                                 = optional(string)
+    num_gpus                                          = optional(number, 1)
+    max_input_tokens                                  = optional(number, 2048)
+    max_total_tokens                                  = optional(number, 4096)
+    max_batch_total_tokens                            = optional(number, 8192)
+    max_batch_prefill_tokens                          = optional(number, 2048)
+    quantize                                          = optional(string)
+    messages_api_enabled                              = optional(bool, false)
+    extra_environment                                 = optional(map(string), {})
+    container_startup_health_check_timeout_in_seconds = optional(number, 900)
+    model_data_download_timeout_in_seconds            = optional(number, 1200)
+    volume_size_in_gb                                 = optional(number)
+  })
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint.name))
+    error_message = "endpoint.name must be 1-63 letters, digits or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "hf_token" {
+  description = "Hugging Face token for gated models. Set it as TF_VAR_hf_token in the environment, never in a tfvars file."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "autoscaling" {
+  description = "Target tracking on invocations per instance: enabled, min_capacity, max_capacity, target_invocations_per_instance, scale_in_cooldown, scale_out_cooldown."
+  type = object({
+    enabled                         = optional(bool, false)
+    min_capacity                    = optional(number, 1)
+    max_capacity                    = optional(number, 2)
+    target_invocations_per_instance = optional(number, 5)
+    scale_in_cooldown               = optional(number, 600)
+    scale_out_cooldown              = optional(number, 300)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "ecr" {
+  description = "The custom-image repository: untagged_image_expiry_days (1-3650) and max_image_count (1-1000)."
+  type = object({
+    untagged_image_expiry_days = optional(number, 7)
+    max_image_count            = optional(number, 20)
+  })
+  default  = {}
+  nullable = false
+}
