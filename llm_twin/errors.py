@@ -1,23 +1,23 @@
 """Every error llm-twin raises, under one root so the CLI catches exactly one type.
 
-    LlmTwinError
-    ├── SettingsError            a setting or option is invalid (exit 2, nothing ran)
-    ├── StateError               local project state is missing or unsafe
-    │   └── BootstrapRequiredError   the main stack needs the bootstrap first
-    ├── TerraformError           terraform exited unexpectedly (keeps stderr)
-    ├── EmulatorError            the embedded local AWS could not start or answer
-    ├── AwsError                 an AWS call failed
-    │   ├── EndpointFailedError      the endpoint reached Failed (carries FailureReason)
-    │   ├── EndpointNotFoundError    no endpoint of that name
-    │   └── EndpointNotReadyError    the endpoint exists but is not InService
-    └── InferenceError           generation failed
-        ├── StreamParseError         bytes that are not a TGI event stream
-        ├── StreamTimeoutError       no byte arrived within the read timeout
-        ├── ModelStreamError         the endpoint reported an error mid-stream
-        └── GenerationError          TGI's own error payload ({"error", "error_type"})
-            ├── ValidationError          error_type "validation" (HTTP 422)
-            ├── OverloadedError          error_type "overloaded"
-            └── IncompleteGenerationError error_type "incomplete_generation"
+LlmTwinError
+├── SettingsError            a setting or option is invalid (exit 2, nothing ran)
+├── StateError               local project state is missing or unsafe
+│   └── BootstrapRequiredError   the main stack needs the bootstrap first
+├── TerraformError           terraform exited unexpectedly (keeps stderr)
+├── EmulatorError            the embedded local AWS could not start or answer
+├── AwsError                 an AWS call failed
+│   ├── EndpointFailedError      the endpoint reached Failed (carries FailureReason)
+│   ├── EndpointNotFoundError    no endpoint of that name
+│   └── EndpointNotReadyError    the endpoint exists but is not InService
+└── InferenceError           generation failed
+    ├── StreamParseError         bytes that are not a TGI event stream
+    ├── StreamTimeoutError       no byte arrived within the read timeout
+    ├── ModelStreamError         the endpoint reported an error mid-stream
+    └── GenerationError          TGI's own error payload ({"error", "error_type"})
+        ├── ValidationError          error_type "validation" (HTTP 422)
+        ├── OverloadedError          error_type "overloaded"
+        └── IncompleteGenerationError error_type "incomplete_generation"
 """
 
 from __future__ import annotations

@@ -142,6 +142,7 @@ _FLAGS = {
     "plugin_dir": "-plugin-dir",
     "reconfigure": "-reconfigure",
     "recursive": "-recursive",
+    "replace": "-replace",
     "var_file": "-var-file",
 }
 
@@ -170,6 +171,8 @@ def _flags(**options: object) -> list[str]:
             args.append(flag)
         elif isinstance(value, Mapping):
             args.extend(f"{flag}={key}={item}" for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            args.extend(f"{flag}={item}" for item in value)
         elif isinstance(value, Path):
             args.append(f"{flag}={value.resolve()}")
         else:
@@ -222,6 +225,7 @@ class Terraform:
         out: Path | None = None,
         destroy: bool = False,
         detailed_exitcode: bool = False,
+        replace: Sequence[str] = (),
     ) -> PlanResult:
         """`terraform plan`; with `detailed_exitcode`, exit 2 (changes) is success too."""
         out_path = Path(out).resolve() if out is not None else None
@@ -230,6 +234,7 @@ class Terraform:
             out=out_path,
             destroy=destroy,
             detailed_exitcode=detailed_exitcode,
+            replace=tuple(replace),
         )
         run = self._run("plan", args, ok_codes=(0, 2) if detailed_exitcode else (0,), stream=True)
         summary = _last(run.events, ChangeSummary)

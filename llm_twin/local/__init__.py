@@ -1,0 +1,1 @@
+"""The embedded local AWS: moto plus our emulator layer, on loopback."""

@@ -1,0 +1,148 @@
+"""Start, stop and inspect the embedded local AWS as a background process.
+
+The pid file and log live in the project's state directory. Moto keeps everything
+in memory, so a freshly started emulator is empty: the caller is told, and the local
+target's Terraform state from the previous instance is cleared with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_twin.errors import EmulatorError
+
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class EmulatorStatus:
+    """Whether the emulator runs, and where."""
+
+    running: bool
+    pid: int | None
+    port: int
+    log_path: Path
+    started_now: bool = False
+    """True when this call started it (so it holds no resources yet)."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LocalAws:
+    """The emulator for one state directory and port."""
+
+    def __init__(self, state_dir: Path, port: int) -> None:
+        self.dir = state_dir / "emulator"
+        self.port = port
+        self.pid_path = self.dir / "emulator.pid"
+        self.log_path = self.dir / "emulator.log"
+
+    def status(self) -> EmulatorStatus:
+        pid = self._pid()
+        running = pid is not None and _alive(pid) and self._answers()
+        return EmulatorStatus(
+            running=running, pid=pid if running else None, port=self.port, log_path=self.log_path
+        )
+
+    def up(self) -> EmulatorStatus:
+        """Start it unless it already runs; EmulatorError names the port when it is taken."""
+        current = self.status()
+        if current.running:
+            return current
+        if _port_in_use(self.port):
+            raise EmulatorError(
+                f"port {self.port} is taken by another program; stop it or set LOCAL_AWS_PORT to a free port"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "llm_twin.local.server", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_path.write_text(str(process.pid))
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise EmulatorError(
+                    f"the local AWS exited at start (code {process.returncode}); see {self.log_path}"
+                )
+            if self._answers():
+                return EmulatorStatus(True, process.pid, self.port, self.log_path, started_now=True)
+            time.sleep(0.2)
+        process.terminate()
+        raise EmulatorError(f"the local AWS did not answer within {START_TIMEOUT:.0f}s; see {self.log_path}")
+
+    def down(self) -> bool:
+        """Stop it; False when it was not running."""
+        pid = self._pid()
+        stopped = False
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            stopped = True
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_path.unlink()
+        return stopped
+
+    def _pid(self) -> int | None:
+        try:
+            return int(self.pid_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _answers(self) -> bool:
+        """moto's own API answers only when the emulator, not some other server, holds the port."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.port}/moto-api/data.json", timeout=2
+            ) as reply:
+                return reply.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still "exists"; reap it if it is ours.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    """A port the OS says is free now (for tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
