@@ -1,0 +1,35 @@
+"""Load the model, start the engine and run uvicorn until interrupted."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import uvicorn
+
+from .app import ServerInfo, create_app
+from .engine import Engine, load_model
+from .settings import ServerSettings
+
+__all__ = ["ServerSettings", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: ServerSettings, *, host: str, port: int, log_level: str = "info") -> None:
+    """Block serving on host:port; the engine thread stops when uvicorn does."""
+    loaded = load_model(settings.model_dir)
+    limits, engine_config = settings.resolve(loaded.max_position_embeddings)
+    log.info("loaded %s (%s); %s; %s", settings.model_dir, loaded.dtype, limits, engine_config)
+    log.info("torch threads: %d", torch.get_num_threads())
+    engine = Engine(loaded, engine_config)
+    engine.start()
+    info = ServerInfo(
+        model_id=settings.model_id or str(settings.model_dir),
+        limits=limits,
+        messages_api_enabled=settings.messages_api_enabled,
+    )
+    try:
+        uvicorn.run(create_app(engine, info), host=host, port=port, log_level=log_level, access_log=False)
+    finally:
+        engine.stop()
