@@ -33,7 +33,9 @@ $(STAMP): pyproject.toml
 bootstrap: $(STAMP)
 	$(LLM_TWIN) bootstrap
 
+# Runs the bootstrap first when it has not run yet on this target.
 apply: $(STAMP)
+	$(LLM_TWIN) bootstrap --if-needed
 	$(LLM_TWIN) apply
 
 plan: $(STAMP)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from dotenv import dotenv_values
 
 from llm_twin.errors import SettingsError
+from llm_twin.images import resolve_tgi_image
 
 Target = Literal["local", "aws"]
 
@@ -147,6 +148,8 @@ class Settings:
     """Destroy may empty the bucket/repository; defaults to true locally, false on AWS."""
     local_port: int = 4566
     """Port of the embedded local AWS (LocalStack's edge port, so its tools work)."""
+    local_enforce_iam: bool = False
+    """Start the embedded local AWS with IAM enforced, so the deployer's narrowness is real."""
     state_dir: Path = Path(".llm-twin")
     """Emulator pid and log, terraform state per target, plans and the plugin cache."""
     credentials_file: Path = Path("sagemaker_user_credentials.json")
@@ -326,6 +329,7 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "AUTOSCALING_SCALE_OUT_COOLDOWN": ("autoscaling_scale_out_cooldown", _int(0, 86400)),
     "FORCE_DESTROY": ("force_destroy", _optional_bool),
     "LOCAL_AWS_PORT": ("local_port", _int(1, 65535)),
+    "LOCAL_AWS_ENFORCE_IAM": ("local_enforce_iam", _bool),
     "LLM_TWIN_STATE_DIR": ("state_dir", _path),
     "SAGEMAKER_USER_CREDENTIALS": ("credentials_file", _path),
     "LLM_TWIN_TERRAFORM_DIR": ("terraform_dir", _path),
@@ -359,6 +363,11 @@ def _check_relations(s: Settings) -> None:
         raise SettingsError(
             f"SAGEMAKER_ENDPOINT_NAME={s.endpoint!r} must start with '{s.name_prefix}-' "
             "(LLM_TWIN_PREFIX): the deployer may only touch names with that prefix"
+        )
+    if not s.image_uri and resolve_tgi_image(s.tgi_version, s.region).account is None:
+        raise SettingsError(
+            f"TGI_VERSION={s.tgi_version} has no DLC image in AWS_REGION={s.region}: "
+            "pick another region or set TGI_IMAGE_URI"
         )
     if s.target == "aws" and not (s.aws_profile or (s.aws_access_key_id and s.aws_secret_access_key)):
         raise SettingsError(

@@ -125,8 +125,7 @@ resource "aws_iam_role_policy_attachment" "execution" {
 ################################################################################
 
 resource "aws_iam_user" "deployer" {
-  name          = "${local.prefix}-deployer"
-  force_destroy = true
+  name = "${local.prefix}-deployer"
 
   tags = var.tags
 }

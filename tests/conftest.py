@@ -1,0 +1,81 @@
+"""Shared fixtures: an embedded local AWS on a free port, and one applied stack.
+
+Read-only tests share one emulator and one applied stack for the whole session;
+tests that mutate start their own (see `fresh_env`). Every emulator is stopped at the
+end. Terraform's provider plugin cache is shared across all of them, so the 700 MB
+provider is unpacked once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from llm_twin.deploy import Deployment
+from llm_twin.local.daemon import LocalAws, free_port
+from llm_twin.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGIN_CACHE = REPO / ".llm-twin" / "plugin-cache"
+
+
+def stack_environ(state_dir: Path, port: int, **overrides: str) -> dict[str, str]:
+    """The settings environment of an isolated local target (never the developer's .env)."""
+    env = {
+        "TARGET": "local",
+        "AWS_REGION": "eu-central-1",
+        "LLM_TWIN_STATE_DIR": str(state_dir),
+        "LOCAL_AWS_PORT": str(port),
+        "TF_PLUGIN_CACHE_DIR": str(PLUGIN_CACHE),
+        "TF_PLUGIN_DIR": os.environ.get("TF_PLUGIN_DIR", ""),
+        "TF_CLI": os.environ.get("TF_CLI", "terraform"),
+    }
+    env.update(overrides)
+    return env
+
+
+def settings_for(environ: dict[str, str]) -> Settings:
+    return load_settings(environ, dotenv_path=None)
+
+
+def client(port: int | str, service: str):
+    """An admin boto3 client on the emulator, for inspecting what Terraform made."""
+    session = boto3.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="eu-central-1"
+    )
+    return session.client(service, endpoint_url=f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A private emulator for a test that mutates; stopped afterwards."""
+    port = free_port()
+    env = stack_environ(tmp_path / "state", port)
+    yield env
+    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+
+
+@pytest.fixture(scope="session")
+def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = stack_environ(
+        tmp_path_factory.mktemp("shared") / "state",
+        port,
+        AUTOSCALING_ENABLED="true",
+        AUTOSCALING_MIN_CAPACITY="1",
+        AUTOSCALING_MAX_CAPACITY="3",
+    )
+    yield env
+    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+
+
+@pytest.fixture(scope="session")
+def applied_stack(shared_env: dict[str, str]) -> Deployment:
+    """Bootstrap plus main stack, applied once for every read-only test."""
+    deployment = Deployment(settings_for(shared_env))
+    deployment.apply()
+    return deployment

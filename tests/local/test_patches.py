@@ -1,0 +1,74 @@
+"""The emulator layer, exercised through real boto3 clients against the server."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from llm_twin.local.daemon import LocalAws, free_port
+from llm_twin.local.patches import valid_hosting_instance_type
+from tests.conftest import client
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    emulator = LocalAws(Path(tmp_path_factory.mktemp("patches")), free_port())
+    emulator.up()
+    client(emulator.port, "sagemaker").create_model(
+        ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"}
+    )
+    yield emulator.port
+    emulator.down()
+
+
+def _variant(instance_type: str) -> list[dict]:
+    return [{"VariantName": "v", "ModelName": "m", "InstanceType": instance_type, "InitialInstanceCount": 1}]
+
+
+def test_current_gpu_instance_types_are_accepted(port: int) -> None:
+    sagemaker = client(port, "sagemaker")
+    for instance_type in ("ml.g5.2xlarge", "ml.g6e.12xlarge", "ml.p5.48xlarge", "ml.inf2.xlarge"):
+        name = "cfg-" + instance_type.replace(".", "-")
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=_variant(instance_type))
+
+
+def test_unknown_instance_types_still_fail(port: int) -> None:
+    with pytest.raises(ClientError, match="ml.g5.2xlargee"):
+        client(port, "sagemaker").create_endpoint_config(
+            EndpointConfigName="bad", ProductionVariants=_variant("ml.g5.2xlargee")
+        )
+    assert not valid_hosting_instance_type("ml.zz9.xlarge")
+
+
+def test_describe_omits_blocks_that_were_never_set(port: int) -> None:
+    sagemaker = client(port, "sagemaker")
+    sagemaker.create_model(ModelName="m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
+    sagemaker.create_endpoint_config(EndpointConfigName="c1", ProductionVariants=_variant("ml.g5.xlarge"))
+    assert "VpcConfig" not in sagemaker.describe_model(ModelName="m1")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName="c1")
+    assert "DataCaptureConfig" not in config
+    sagemaker.create_endpoint(EndpointName="e1", EndpointConfigName="c1")  # moto still reads the full dict
+    assert sagemaker.describe_endpoint(EndpointName="e1")["EndpointStatus"] == "InService"
+
+
+def test_scalable_target_tags_round_trip(port: int) -> None:
+    sagemaker = client(port, "sagemaker")
+    sagemaker.create_endpoint_config(EndpointConfigName="c2", ProductionVariants=_variant("ml.g5.xlarge"))
+    sagemaker.create_endpoint(EndpointName="e2", EndpointConfigName="c2")
+    scaling = client(port, "application-autoscaling")
+    arn = scaling.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/e2/variant/v",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+        Tags={"project": "llm-twin"},
+    )["ScalableTargetARN"]
+    scaling.tag_resource(ResourceARN=arn, Tags={"team": "ml"})
+    scaling.untag_resource(ResourceARN=arn, TagKeys=["project"])
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "ml"}
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        scaling.list_tags_for_resource(ResourceARN=arn + "x")
