@@ -120,7 +120,8 @@ class Deployment:
         """Start the embedded AWS on the local target; a fresh one forgets old local state."""
         if self.settings.target != "local":
             return
-        status = LocalAws(self.settings.state_dir, self.settings.local_port).up()
+        s = self.settings
+        status = LocalAws(s.state_dir, s.local_port, enforce_iam=s.local_enforce_iam).up()
         if status.started_now:
             self._say(f"started the embedded local AWS on {status.url} (log: {status.log_path})")
             stale = [p for p in (self.bootstrap_paths.root, self.main_paths.root) if p.exists()]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_twin.errors import EmulatorError
+from llm_twin.local.authz import ENFORCE_ENV
 
 START_TIMEOUT = 30.0
 
@@ -43,9 +44,11 @@ class EmulatorStatus:
 class LocalAws:
     """The emulator for one state directory and port."""
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    def __init__(self, state_dir: Path, port: int, *, enforce_iam: bool = False) -> None:
         self.dir = state_dir / "emulator"
         self.port = port
+        # Only a start applies it: an emulator already running keeps the mode it started with.
+        self.enforce_iam = enforce_iam
         self.pid_path = self.dir / "emulator.pid"
         self.log_path = self.dir / "emulator.log"
 
@@ -68,11 +71,20 @@ class LocalAws:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "llm_twin.local.server", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "llm_twin.local.server",
+                    "--port",
+                    str(self.port),
+                    "--state-dir",
+                    str(self.dir.parent.resolve()),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env={**os.environ, ENFORCE_ENV: "true" if self.enforce_iam else "false"},
             )
         self.pid_path.write_text(str(process.pid))
         deadline = time.monotonic() + START_TIMEOUT

@@ -19,6 +19,8 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
+from llm_twin.local import authz
+
 _APPLIED = False
 
 # SageMaker real-time hosting families (2026). moto's own list stops at g4dn, so the
@@ -193,4 +195,5 @@ def apply_all() -> None:
     _patch_hosting_instance_types()
     _patch_autoscaling_tags()
     _patch_sagemaker_empty_blocks()
+    authz.apply_if_requested()
     _APPLIED = True

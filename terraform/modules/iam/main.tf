@@ -271,9 +271,22 @@ data "aws_iam_policy_document" "deployer" {
       "application-autoscaling:TagResource",
       "application-autoscaling:UntagResource",
     ]
-    # Scalable-target ARNs end in an AWS-generated id, not a name, so the prefix
-    # cannot appear in them; the account and region are pinned instead.
+    # Scalable-target ARNs end in an id AWS generates, not a name, and no condition key
+    # carries the resource id, so the prefix cannot be pinned: the account, the region,
+    # SageMaker variants and their instance count are, by ARN and condition keys.
     resources = ["arn:${local.partition}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "application-autoscaling:service-namespace"
+      values   = ["sagemaker"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "application-autoscaling:scalable-dimension"
+      values   = ["sagemaker:variant:DesiredInstanceCount"]
+    }
   }
 
   statement {

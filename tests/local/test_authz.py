@@ -1,0 +1,213 @@
+"""The deployer under enforced IAM: sufficient for the whole main stack, and no wider.
+
+The emulator runs with LOCAL_AWS_ENFORCE_IAM=true, so the bootstrap runs as a real
+admin user and the main stack as the deployer whose key the bootstrap created; every
+request is checked against the deployer's policy, for SageMaker, ECR and Application
+Auto Scaling against the real resource ARN (see llm_twin.local.authz).
+
+Not checked by these tests: `sagemaker:InvokeEndpoint*`, which the local runtime's WSGI
+layer answers before moto (and so before authorization) sees the request; and the
+CloudWatch alarm actions, which the main stack never calls itself (target tracking
+creates its alarms inside Application Auto Scaling).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from llm_twin.credentials import read_credentials
+from llm_twin.deploy import Deployment
+from llm_twin.local.authz import Check, is_allowed
+from llm_twin.local.daemon import LocalAws, free_port
+from tests.conftest import client, settings_for, stack_environ
+from tests.project_resources import project_resources
+
+ACCOUNT = "123456789012"
+REGION = "eu-central-1"
+MODEL_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/llm-twin-*"
+POLICY = {
+    "Statement": [
+        {"Effect": "Allow", "Action": ["sagemaker:CreateModel"], "Resource": [MODEL_ARN]},
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/llm-twin-sagemaker-execution",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+        {"Effect": "Deny", "Action": "sagemaker:CreateModel", "Resource": f"{MODEL_ARN[:-1]}forbidden"},
+    ]
+}
+EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/llm-twin-sagemaker-execution"
+
+
+# -- the evaluator, without an emulator ------------------------------------------
+
+
+def test_an_arn_scoped_allow_matches_the_real_arn() -> None:
+    assert is_allowed([POLICY], Check("sagemaker:CreateModel", MODEL_ARN.replace("*", "m1")))
+
+
+def test_an_arn_scoped_allow_does_not_match_another_name() -> None:
+    assert not is_allowed([POLICY], Check("sagemaker:CreateModel", MODEL_ARN.replace("llm-twin-*", "other")))
+
+
+def test_an_explicit_deny_wins() -> None:
+    assert not is_allowed([POLICY], Check("sagemaker:CreateModel", MODEL_ARN.replace("*", "forbidden")))
+
+
+def test_pass_role_needs_the_service_condition() -> None:
+    to_ec2 = Check("iam:PassRole", EXECUTION_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not is_allowed([POLICY], to_ec2)
+
+
+def test_pass_role_without_the_condition_key_is_denied() -> None:
+    assert not is_allowed([POLICY], Check("iam:PassRole", EXECUTION_ROLE))
+
+
+def test_pass_role_to_sagemaker_is_allowed() -> None:
+    to_sagemaker = Check("iam:PassRole", EXECUTION_ROLE, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+    assert is_allowed([POLICY], to_sagemaker)
+
+
+# -- the deployer on an enforcing emulator ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def enforced_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A private emulator with IAM enforced, autoscaling on so scalable targets are checked."""
+    port = free_port()
+    env = stack_environ(
+        tmp_path_factory.mktemp("enforced") / "state",
+        port,
+        LOCAL_AWS_ENFORCE_IAM="true",
+        AUTOSCALING_ENABLED="true",
+    )
+    yield env
+    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+
+
+@pytest.fixture(scope="module")
+def deployment(enforced_env: dict[str, str]) -> Deployment:
+    deployment = Deployment(settings_for(enforced_env))
+    deployment.bootstrap()
+    return deployment
+
+
+def _deployer_client(deployment: Deployment, service: str):
+    credentials, _ = read_credentials(deployment.credentials_path)
+    return _client_with(deployment, service, credentials.access_key_id, credentials.secret_access_key)
+
+
+def _client_with(deployment: Deployment, service: str, key_id: str, secret: str):
+    session = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=REGION)
+    return session.client(service, endpoint_url=deployment.settings.endpoint_url)
+
+
+def _error_code(operation, **params) -> str:
+    """The AWS error code `operation(**params)` fails with."""
+    with pytest.raises(ClientError) as caught:
+        operation(**params)
+    return caught.value.response["Error"]["Code"]
+
+
+def test_the_bootstrap_ran_as_a_real_admin_user(deployment: Deployment) -> None:
+    arn = client(deployment.settings.local_port, "sts").get_caller_identity()["Arn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT}:user/local-admin"
+
+
+def test_an_unknown_key_is_refused(deployment: Deployment) -> None:
+    sagemaker = _client_with(deployment, "sagemaker", "AKIAUNKNOWNKEY000000", "nope")
+    assert _error_code(sagemaker.list_models) == "UnrecognizedClientException"
+
+
+@pytest.mark.stack
+def test_the_deployer_applies_replans_and_destroys_the_whole_stack(deployment: Deployment) -> None:
+    """Sufficient: apply, a no-op re-plan and destroy, every request as the deployer."""
+    applied = deployment.apply(wait=False)
+    endpoint = _deployer_client(deployment, "sagemaker").describe_endpoint(EndpointName="llm-twin-endpoint")
+    assert applied.changed and endpoint["EndpointName"] == "llm-twin-endpoint"
+    assert deployment.plan(detailed_exitcode=True).changes is False
+    deployment.destroy()
+    left = project_resources(deployment.settings.local_port)
+    assert left["buckets"] == left["repositories"] == left["endpoints"] == left["scalable_targets"] == []
+
+
+def test_creating_a_bucket_outside_the_prefix_is_denied(deployment: Deployment) -> None:
+    s3 = _deployer_client(deployment, "s3")
+    location = {"LocationConstraint": REGION}
+    assert (
+        _error_code(s3.create_bucket, Bucket="other-bucket", CreateBucketConfiguration=location)
+        == "AccessDenied"
+    )
+
+
+def test_creating_a_repository_outside_the_prefix_is_denied(deployment: Deployment) -> None:
+    ecr = _deployer_client(deployment, "ecr")
+    assert _error_code(ecr.create_repository, repositoryName="other-repository") == "AccessDeniedException"
+
+
+def test_deleting_another_projects_bucket_is_denied(deployment: Deployment) -> None:
+    client(deployment.settings.local_port, "s3").create_bucket(
+        Bucket="another-project-data", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    s3 = _deployer_client(deployment, "s3")
+    assert _error_code(s3.delete_bucket, Bucket="another-project-data") == "AccessDenied"
+
+
+def test_creating_an_iam_user_is_denied(deployment: Deployment) -> None:
+    iam = _deployer_client(deployment, "iam")
+    assert _error_code(iam.create_user, UserName="llm-twin-intruder") == "AccessDenied"
+
+
+def test_passing_another_role_to_sagemaker_is_denied(deployment: Deployment) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    other_role = client(deployment.settings.local_port, "iam").create_role(
+        RoleName="another-project-admin", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    sagemaker = _deployer_client(deployment, "sagemaker")
+    container = {"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/llm-twin-inference:1"}
+    code = _error_code(
+        sagemaker.create_model,
+        ModelName="llm-twin-escalation",
+        ExecutionRoleArn=other_role,
+        PrimaryContainer=container,
+    )
+    assert code == "AccessDeniedException"
+
+
+def test_launching_an_ec2_instance_is_denied(deployment: Deployment) -> None:
+    ec2 = _deployer_client(deployment, "ec2")
+    assert _error_code(ec2.run_instances, ImageId="ami-12c6146b", MinCount=1, MaxCount=1) == "AccessDenied"
+
+
+# -- credentials hygiene (last: rotation replaces the deployer's key) -------------
+
+
+def test_rerunning_the_bootstrap_keeps_the_key_and_the_file(deployment: Deployment) -> None:
+    before = deployment.credentials_path.read_bytes(), deployment.credentials_path.stat().st_mtime_ns
+    result = deployment.bootstrap()
+    after = deployment.credentials_path.read_bytes(), deployment.credentials_path.stat().st_mtime_ns
+    assert not result.credentials_written and after == before
+
+
+def test_rotating_the_key_replaces_it_and_retires_the_old_one(deployment: Deployment) -> None:
+    old, _ = read_credentials(deployment.credentials_path)
+    result = deployment.bootstrap(rotate_key=True)
+    old_key = _client_with(deployment, "sagemaker", old.access_key_id, old.secret_access_key)
+    assert result.access_key_id != old.access_key_id and result.credentials_written
+    assert _error_code(old_key.list_models) == "UnrecognizedClientException"
