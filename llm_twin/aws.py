@@ -58,6 +58,8 @@ class EndpointState:
     config_name: str
     failure_reason: str | None
     instance_counts: dict[str, int]
+    resolved_images: tuple[str, ...] = ()
+    """What serves each variant (DeployedImages); the local emulator names its stand-in model here."""
 
 
 class AwsClients:
@@ -102,6 +104,11 @@ class AwsClients:
                 v["VariantName"]: int(v.get("CurrentInstanceCount", 0))
                 for v in answer.get("ProductionVariants", [])
             },
+            resolved_images=tuple(
+                image.get("ResolvedImage", "")
+                for v in answer.get("ProductionVariants", [])
+                for image in v.get("DeployedImages", [])
+            ),
         )
 
     def wait_in_service(

@@ -20,6 +20,7 @@ import click
 from llm_twin import progress, render
 from llm_twin.deploy import Deployment
 from llm_twin.errors import LlmTwinError
+from llm_twin.infer_cli import infer
 from llm_twin.local.daemon import LocalAws
 from llm_twin.settings import Settings, load_settings
 
@@ -199,6 +200,8 @@ def status(ctx: click.Context) -> None:
         click.echo(f"variant:  {variant} ({count} instances)")
     if state.failure_reason:
         click.echo(f"failure:  {state.failure_reason}")
+    for image in state.resolved_images:
+        click.echo(f"serving:  {image}")
 
 
 @main.command()
@@ -223,7 +226,7 @@ def local() -> None:
 
 def _local(ctx: click.Context) -> LocalAws:
     settings = _settings(ctx)
-    return LocalAws(settings.state_dir, settings.local_port)
+    return LocalAws(settings.state_dir, settings.local_port, enforce_iam=settings.local_enforce_iam)
 
 
 @local.command("up")
@@ -255,3 +258,6 @@ def local_status(ctx: click.Context) -> None:
     else:
         click.echo("not running")
         sys.exit(3)
+
+
+main.add_command(infer)

@@ -8,28 +8,46 @@ credentials, so it must never be reachable from another machine.
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from werkzeug.serving import make_server
 
 LOOPBACK = "127.0.0.1"
 
 
-def build_app():
-    """moto's all-services WSGI app, after our emulator layer is applied."""
+def build_app(state_dir: Path | None = None, runtime=None):
+    """moto's all-services WSGI app, after our emulator layer is applied.
+
+    `runtime` runs the model servers behind SageMaker endpoints; its files (logs, the
+    stand-in model) live under `state_dir`, or a temporary directory without one.
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from llm_twin.local import patches
+    from llm_twin.local import runtime as local_runtime
 
     patches.apply_all()
-    return DomainDispatcherApplication(create_backend_app)
+    runtime = runtime or local_runtime.LocalRuntime(state_dir)
+    local_runtime.install(runtime)
+    app = DomainDispatcherApplication(create_backend_app)
+    return local_runtime.RuntimeMiddleware(app, runtime, local_runtime.Jitter.from_environ(os.environ))
 
 
-def serve(port: int, host: str = LOOPBACK) -> None:
-    """Serve until SIGTERM or SIGINT; `port` 0 picks a free one, printed on stdout."""
-    server = make_server(host, port, build_app(), threaded=True)
+def serve(port: int, host: str = LOOPBACK, state_dir: Path | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; `port` 0 picks a free one, printed on stdout.
+
+    The model servers behind endpoints are stopped on the way out, so none outlives it.
+    """
+    from llm_twin.local.runtime import LocalRuntime
+
+    runtime = LocalRuntime(state_dir)
+    atexit.register(runtime.stop_all)
+    server = make_server(host, port, build_app(state_dir, runtime), threaded=True)
     print(f"llm-twin local AWS listening on http://{host}:{server.server_port}", flush=True)
 
     def stop(signum: int, frame: object) -> None:
@@ -37,15 +55,19 @@ def serve(port: int, host: str = LOOPBACK) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        runtime.stop_all()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_twin.local.server")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--state-dir", type=Path, default=None, help="Where endpoint logs and models live.")
     args = parser.parse_args(argv)
-    serve(args.port, args.host)
+    serve(args.port, args.host, args.state_dir)
     return 0
 
 

@@ -1,0 +1,224 @@
+"""`llm-twin infer PROMPT`: stream the endpoint's tokens to stdout as they arrive.
+
+Every byte goes through boto3's sagemaker-runtime, the path a real endpoint uses; on the
+local target that is the emulator's runtime, so no AWS credentials are involved. Output
+is flushed per token. Exit codes: 0 done, 1 the call or the stream failed (the text
+already printed is kept), 2 a bad option, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llm_twin.errors import InferenceError, LlmTwinError
+from llm_twin.inference import (
+    DEFAULT_READ_TIMEOUT,
+    ChatResult,
+    GenerationResult,
+    LLMInferenceSagemakerEndpoint,
+)
+from llm_twin.settings import load_settings
+from llm_twin.stream import ChatDelta, TokenEvent
+
+
+def _prompt(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value == "-":
+        value = sys.stdin.read()
+    if not value.strip():
+        raise click.BadParameter("the prompt is empty")
+    return value
+
+
+def _at_least_one(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter("must be at least 1")
+    return value
+
+
+def _non_negative(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value >= 0:
+        raise click.BadParameter("must be >= 0 (0 means greedy decoding)")
+    return value
+
+
+def _unit_interval(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise click.BadParameter("must be in (0, 1]")
+    return value
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not value > 0:
+        raise click.BadParameter("must be > 0")
+    return value
+
+
+def _parameters(
+    chat: bool,
+    max_new_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    stop: tuple[str, ...],
+    seed: int | None,
+) -> dict[str, Any]:
+    """Request parameters under TGI's names (generate) or OpenAI's (Messages API)."""
+    parameters: dict[str, Any] = {}
+    if max_new_tokens is not None:
+        parameters["max_tokens" if chat else "max_new_tokens"] = max_new_tokens
+    if chat:
+        # The Messages API takes OpenAI's meanings: temperature 0 is greedy, top_p 1 no cut.
+        parameters.update(
+            {k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None}
+        )
+    else:
+        # TGI's generate refuses temperature 0; null removes the sampling defaults instead.
+        if temperature == 0:
+            parameters.update(temperature=None, top_p=None, do_sample=False)
+        elif temperature is not None:
+            parameters["temperature"] = temperature
+        if top_p is not None and "do_sample" not in parameters:
+            parameters["top_p"] = None if top_p == 1 else top_p
+    if stop:
+        parameters["stop"] = list(stop)
+    if seed is not None:
+        parameters["seed"] = seed
+    if not chat:
+        parameters["details"] = True
+    return parameters
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _event_json(event: TokenEvent | GenerationResult | ChatDelta | ChatResult) -> dict[str, Any]:
+    if isinstance(event, TokenEvent):
+        token = event.token
+        return {
+            "event": "token",
+            "index": event.index,
+            "id": token.id,
+            "text": token.text,
+            "logprob": token.logprob,
+            "special": token.special,
+        }
+    if isinstance(event, ChatDelta):
+        return {"event": "delta", "content": event.content, "finish_reason": event.finish_reason}
+    if isinstance(event, ChatResult):
+        return {"event": "result", "text": event.content, "finish_reason": event.finish_reason}
+    return {
+        "event": "result",
+        "text": event.text,
+        "finish_reason": event.finish_reason,
+        "generated_tokens": event.generated_tokens,
+    }
+
+
+def _visible_text(event: Any) -> str:
+    if isinstance(event, TokenEvent):
+        return "" if event.token.special else event.token.text
+    if isinstance(event, ChatDelta):
+        return event.content
+    return ""
+
+
+@click.command()
+@click.argument("prompt", callback=_prompt)
+@click.option(
+    "--max-new-tokens", type=int, default=None, callback=_at_least_one, help="Tokens to generate at most."
+)
+@click.option(
+    "--temperature",
+    type=float,
+    default=None,
+    callback=_non_negative,
+    help="Sampling temperature; 0 is greedy.",
+)
+@click.option(
+    "--top-p", type=float, default=None, callback=_unit_interval, help="Nucleus sampling mass, in (0, 1]."
+)
+@click.option("--stop", multiple=True, help="Stop sequence (repeatable).")
+@click.option("--seed", type=int, default=None, help="Sampling seed, for reproducible output.")
+@click.option("--no-stream", is_flag=True, help="One InvokeEndpoint call; print the text at the end.")
+@click.option("--chat", is_flag=True, help="Use the Messages API (MESSAGES_API_ENABLED on the endpoint).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, for scripts.")
+@click.option("--endpoint", default=None, help="Endpoint name; defaults to the configured one.")
+@click.option(
+    "--read-timeout",
+    type=float,
+    default=DEFAULT_READ_TIMEOUT,
+    show_default=True,
+    callback=_positive,
+    help="Seconds without a byte before the stream is given up.",
+)
+@click.pass_context
+def infer(
+    ctx: click.Context,
+    prompt: str,
+    max_new_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    stop: tuple[str, ...],
+    seed: int | None,
+    no_stream: bool,
+    chat: bool,
+    as_json: bool,
+    endpoint: str | None,
+    read_timeout: float,
+) -> None:
+    """Generate from PROMPT ('-' reads it from stdin), printing tokens as they arrive."""
+    env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
+    parameters = _parameters(chat, max_new_tokens, temperature, top_p, stop, seed)
+    printed = False
+    try:
+        settings = load_settings(os.environ, env_file)
+        client = LLMInferenceSagemakerEndpoint.from_settings(
+            settings, endpoint_name=endpoint, read_timeout=read_timeout
+        )
+        events: Any
+        if chat:
+            messages = [{"role": "user", "content": prompt}]
+            answer = client.chat(messages, stream=not no_stream, **parameters)
+            events = [answer] if isinstance(answer, ChatResult) else answer
+        elif no_stream:
+            client.set_payload(prompt, parameters)
+            events = [client.generate()]
+        else:
+            client.set_payload(prompt, parameters)
+            events = client.stream()
+        for event in events:
+            if as_json:
+                _emit(_event_json(event))
+                continue
+            if isinstance(event, GenerationResult | ChatResult):
+                if not printed:
+                    click.echo(event.text if isinstance(event, GenerationResult) else event.content, nl=False)
+                    printed = True
+                continue
+            text = _visible_text(event)
+            if text:
+                click.echo(text, nl=False)  # click.echo flushes: one token, one flush
+                printed = True
+        if not as_json:
+            click.echo()
+    except LlmTwinError as exc:
+        if printed:
+            click.echo()
+        if as_json:
+            partial = exc.partial_text if isinstance(exc, InferenceError) else ""
+            _emit(
+                {"event": "error", "error": type(exc).__name__, "message": str(exc), "partial_text": partial}
+            )
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        if printed:
+            click.echo()
+        click.echo("Interrupted: the generation was stopped; the text above is what arrived.", err=True)
+        sys.exit(130)
