@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from llm_twin.cli import main
+from llm_twin.credentials import read_credentials, write_credentials
 from llm_twin.deploy import Deployment
 from tests.conftest import settings_for
 from tests.project_resources import project_resources
@@ -119,3 +120,24 @@ def test_local_status_when_not_running(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--env-file", str(tmp_path / "none.env"), "local", "status"], env=env)
     assert result.exit_code == 3
     assert result.output.strip() == "not running"
+
+
+@pytest.mark.stack
+def test_admin_credentials_for_the_main_stack_are_refused_unless_asked(fresh_env: dict[str, str]) -> None:
+    """Detected by comparing the caller's ARN with the deployer's, from STS."""
+    runner = CliRunner()
+    args = ["--env-file", "/nonexistent/.env"]
+    assert runner.invoke(main, [*args, "bootstrap"], env=fresh_env).exit_code == 0
+    deployment = Deployment(settings_for(fresh_env))
+    _, deployer_arn = read_credentials(deployment.credentials_path)
+    write_credentials(deployment.credentials_path, "test", "test", deployer_arn)  # admin keys by mistake
+
+    refused = runner.invoke(main, [*args, "plan"], env=fresh_env)
+    assert refused.exit_code == 1
+    assert f"StateError: the main stack must run as the deployer {deployer_arn}" in refused.output
+    assert "pass --as-admin if you mean it" in refused.output
+    assert not deployment.main_paths.state.exists()
+
+    allowed = runner.invoke(main, [*args, "plan", "--as-admin"], env=fresh_env)
+    assert allowed.exit_code == 0, allowed.output
+    assert "main stack (--as-admin) runs as" in allowed.output
