@@ -8,6 +8,7 @@ provider is unpacked once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,27 +51,32 @@ def client(port: int | str, service: str):
     return session.client(service, endpoint_url=f"http://127.0.0.1:{port}")
 
 
+@contextlib.contextmanager
+def private_target(state_dir: Path, **overrides: str) -> Iterator[dict[str, str]]:
+    """Settings for an isolated local target on a free port; its emulator is stopped on exit."""
+    port = free_port()
+    try:
+        yield stack_environ(state_dir, port, **overrides)
+    finally:
+        LocalAws(state_dir, port).down()
+
+
 @pytest.fixture
 def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A private emulator for a test that mutates; stopped afterwards."""
-    port = free_port()
-    env = stack_environ(tmp_path / "state", port)
-    yield env
-    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+    """A private emulator for a test that mutates."""
+    with private_target(tmp_path / "state") as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
 def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    port = free_port()
-    env = stack_environ(
-        tmp_path_factory.mktemp("shared") / "state",
-        port,
-        AUTOSCALING_ENABLED="true",
-        AUTOSCALING_MIN_CAPACITY="1",
-        AUTOSCALING_MAX_CAPACITY="3",
-    )
-    yield env
-    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+    overrides = {
+        "AUTOSCALING_ENABLED": "true",
+        "AUTOSCALING_MIN_CAPACITY": "1",
+        "AUTOSCALING_MAX_CAPACITY": "3",
+    }
+    with private_target(tmp_path_factory.mktemp("shared") / "state", **overrides) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

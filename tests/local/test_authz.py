@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -24,8 +23,7 @@ from botocore.exceptions import ClientError
 from llm_twin.credentials import read_credentials
 from llm_twin.deploy import Deployment
 from llm_twin.local.authz import Check, is_allowed
-from llm_twin.local.daemon import LocalAws, free_port
-from tests.conftest import client, settings_for, stack_environ
+from tests.conftest import client, private_target, settings_for
 from tests.project_resources import project_resources
 
 ACCOUNT = "123456789012"
@@ -81,15 +79,9 @@ def test_pass_role_to_sagemaker_is_allowed() -> None:
 @pytest.fixture(scope="module")
 def enforced_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A private emulator with IAM enforced, autoscaling on so scalable targets are checked."""
-    port = free_port()
-    env = stack_environ(
-        tmp_path_factory.mktemp("enforced") / "state",
-        port,
-        LOCAL_AWS_ENFORCE_IAM="true",
-        AUTOSCALING_ENABLED="true",
-    )
-    yield env
-    LocalAws(Path(env["LLM_TWIN_STATE_DIR"]), port).down()
+    state_dir = tmp_path_factory.mktemp("enforced") / "state"
+    with private_target(state_dir, LOCAL_AWS_ENFORCE_IAM="true", AUTOSCALING_ENABLED="true") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
