@@ -65,6 +65,12 @@ class LocalAws:
         if current.running:
             return current
         if _port_in_use(self.port):
+            pid = self._pid()
+            if pid is not None and _alive(pid):
+                raise EmulatorError(
+                    f"the local AWS (pid {pid}) holds port {self.port} but did not answer; "
+                    f"see {self.log_path}, or restart it with `llm-twin local down`"
+                )
             raise EmulatorError(
                 f"port {self.port} is taken by another program; stop it or set LOCAL_AWS_PORT to a free port"
             )
@@ -122,12 +128,14 @@ class LocalAws:
             return None
 
     def _answers(self) -> bool:
-        """moto's own API answers only when the emulator, not some other server, holds the port."""
+        """moto's dashboard answers only when the emulator, not some other server, holds the port.
+
+        It is a static page, so its cost does not grow with what the emulator holds
+        (moto's data.json does, and under load it outlasted any sensible timeout).
+        """
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.port}/moto-api/data.json", timeout=2
-            ) as reply:
-                return reply.status == 200
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/moto-api/", timeout=5) as reply:
+                return reply.status == 200 and b"moto" in reply.read().lower()
         except (urllib.error.URLError, OSError):
             return False
 
