@@ -245,10 +245,17 @@ class LLMInferenceSagemakerEndpoint:
             try:
                 return method(**self._arguments(payload))
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in THROTTLING_CODES and attempt == 1:
-                    time.sleep(self.throttle_backoff)
-                    continue
+                error = exc.response.get("Error", {})
+                code = error.get("Code", "")
+                if code in THROTTLING_CODES:
+                    if attempt == 1:
+                        time.sleep(self.throttle_backoff)
+                        continue
+                    raise AwsError(
+                        f"endpoint {self.endpoint_name!r} is throttling requests ({code}), still after one "
+                        f"retry {self.throttle_backoff:g}s later; slow down or raise the endpoint's capacity: "
+                        f"{error.get('Message', exc)}"
+                    ) from exc
                 raise _client_error(exc, self.endpoint_name) from exc
             except ReadTimeoutError as exc:
                 raise StreamTimeoutError(

@@ -12,6 +12,8 @@ identity is denied even what it is allowed, and a test proves nothing. This modu
   (model, endpoint-config, endpoint, repository, scalable target, alarm), with the
   condition keys AWS sets (`iam:PassedToService`, `application-autoscaling:*`);
 - checks `iam:PassRole` when CreateModel passes an ExecutionRoleArn, as AWS does;
+- lends the same checks to the local runtime (`authorize_request`), which answers
+  InvokeEndpoint[WithResponseStream] before moto sees them;
 - names S3 requests with their real IAM actions, where moto invents or omits them.
 
 Not checked: moto's S3 falls back to s3:ListBucket / s3:CreateBucket for any bucket
@@ -77,6 +79,11 @@ def apply_if_requested() -> None:
     """The hook for `patches.apply_all()`: enforce IAM only when the environment asks."""
     if enforcement_requested():
         enable()
+
+
+def enabled() -> bool:
+    """True once `enable()` ran in this process: every request must then be authorized."""
+    return _ENABLED
 
 
 # -- policy evaluation -----------------------------------------------------------
@@ -155,16 +162,31 @@ def _statement_effect(statement: Mapping[str, Any], check: Check) -> str | None:
     return effect if holds else None
 
 
-def is_allowed(documents: Iterable[Mapping[str, Any]], check: Check) -> bool:
-    """IAM's identity-policy logic: an explicit Deny wins, else any Allow, else denied."""
+def decide(documents: Iterable[Mapping[str, Any]], check: Check) -> str | None:
+    """IAM's identity-policy logic: "Deny" when a statement denies, else "Allow" when one allows, else None."""
     allowed = False
     for document in documents:
         for statement in _listed_statements(document.get("Statement", [])):
             effect = _statement_effect(statement, check)
             if effect == "Deny":
-                return False
+                return "Deny"
             allowed = allowed or effect == "Allow"
-    return allowed
+    return "Allow" if allowed else None
+
+
+def is_allowed(documents: Iterable[Mapping[str, Any]], check: Check) -> bool:
+    """An explicit Deny wins, else any Allow, else denied."""
+    return decide(documents, check) == "Allow"
+
+
+def denial_message(who: str, check: Check, decision: str | None) -> str:
+    """AWS's AccessDenied text, which says whether a Deny or a missing Allow refused it."""
+    why = (
+        "with an explicit deny in an identity-based policy"
+        if decision == "Deny"
+        else f"because no identity-based policy allows the {check.action} action"
+    )
+    return f"User: {who} is not authorized to perform: {check.action} on resource: {check.resource} {why}"
 
 
 def _listed_statements(statements: Any) -> list[Mapping[str, Any]]:
@@ -215,12 +237,19 @@ RUNTIME_ACTIONS = {
 }
 
 
+def invocation_check(account_id: str, region: str, endpoint_name: str, kind: str) -> Check:
+    """The check AWS makes for /endpoints/<endpoint_name>/<kind>: the action on the endpoint's ARN."""
+    from moto.utilities.utils import get_partition
+
+    resource = f"arn:{get_partition(region)}:sagemaker:{region}:{account_id}:endpoint/{endpoint_name.lower()}"
+    return Check(f"sagemaker:{RUNTIME_ACTIONS[kind]}", resource)
+
+
 def sagemaker_runtime_checks(response: Any) -> list[Check]:
     # /endpoints/<name>/<invocations|async-invocations|invocations-response-stream>
     parts = response.path.split("?")[0].strip("/").split("/")
     if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in RUNTIME_ACTIONS:
-        resource = _arn(response, "sagemaker", f"endpoint/{parts[1].lower()}")
-        return [Check(f"sagemaker:{RUNTIME_ACTIONS[parts[2]]}", resource)]
+        return [invocation_check(response.current_account, response.region, parts[1], parts[2])]
     return [Check(f"sagemaker:{response._get_action()}", "*")]
 
 
@@ -296,13 +325,11 @@ def _request_class(checks: list[Check], json_errors: bool) -> type:
         def check_action_permitted(self, resource: str) -> None:
             documents = [IAMPolicy(policy)._policy_json for policy in self._access_key.collect_policies()]
             for check in checks:
-                if not is_allowed(documents, check):
+                decision = decide(documents, check)
+                if decision != "Allow":
                     who = self._access_key.arn
                     if json_errors:
-                        raise JsonRESTError(
-                            "AccessDeniedException",
-                            f"User: {who} is not authorized to perform: {check.action} on resource: {check.resource}",
-                        )
+                        raise JsonRESTError("AccessDeniedException", denial_message(who, check, decision))
                     raise AccessDeniedError(user_arn=who, action=check.action)
 
         def _raise_invalid_access_key(self, reason: str) -> None:
@@ -335,6 +362,34 @@ def _authorize_with(resolve: Callable[[Any], list[Check]], json_errors: bool) ->
         self._authenticate_and_authorize_action(_request_class(resolve(self), json_errors), resource)
 
     return authorize
+
+
+def authorize_request(
+    checks: list[Check],
+    *,
+    account_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> None:
+    """Authenticate a signed request and authorize `checks` for its caller, as for moto's own services.
+
+    For a request moto never sees (the local runtime's invocations). Raises moto's
+    `JsonRESTError`: UnrecognizedClientException, InvalidSignatureException or
+    AccessDeniedException, with the HTTP status on its `code`.
+    """
+    request = _request_class(checks, json_errors=True)(
+        account_id=account_id,
+        method=method,
+        path=path,
+        data={},
+        body=body,
+        headers=headers,
+        action=checks[0].action.partition(":")[2],
+    )
+    request.check_signature()
+    request.check_action_permitted("*")
 
 
 def _scope_json_services() -> None:

@@ -13,6 +13,9 @@ moto stores endpoints but runs nothing, and neither moto nor LocalStack speaks
                                       moto that proxies to the server's /invocations; the stream
                                       is re-encoded as AWS event-stream `PayloadPart`s as it is
                                       produced, so boto3 decodes it exactly as it decodes AWS.
+                                      An endpoint that is Updating keeps serving on its old server.
+                                      Under LOCAL_AWS_ENFORCE_IAM the caller is authorized first,
+                                      on the endpoint's ARN, by the checks of `authz`.
 
 Only models whose container sets HF_MODEL_ID (a TGI container) get a server; any other
 model stays the metadata moto keeps. HF_MODEL_ID is served from disk when it names a
@@ -20,9 +23,15 @@ directory; a Hub repo id is served by a stand-in, the tiny random test checkpoin
 once under the emulator's state directory. The stand-in is logged and shown on the
 endpoint's `DeployedImages` (see `STAND_IN_IMAGE`), which `llm-twin status` prints.
 
-Debugging knob, read when the emulator builds its app: LLM_TWIN_CHUNK_JITTER=1 cuts every
-payload part at random byte boundaries (LLM_TWIN_CHUNK_JITTER_SEED picks the sequence),
-the way real networks cut them, so clients are tested against split lines and characters.
+Debugging knobs, in the emulator's environment, so clients are tested against a bad day:
+
+    LLM_TWIN_CHUNK_JITTER=1         (read when the emulator builds its app) cuts every payload
+                                    part at random byte boundaries, the way real networks cut
+                                    them; LLM_TWIN_CHUNK_JITTER_SEED picks the sequence.
+    LLM_TWIN_THROTTLE_FIRST=N       (read per invocation) answers the first N invocations that
+                                    reach a serving endpoint with ThrottlingException.
+    LLM_TWIN_STALL_AFTER_PARTS=N    (read per invocation) goes silent after the Nth PayloadPart
+                                    of every stream, for LLM_TWIN_STALL_SECONDS (default 600).
 """
 
 from __future__ import annotations
@@ -42,11 +51,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -55,6 +64,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
 from llm_twin import eventstream
+from llm_twin.local import authz
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,10 @@ STREAM_READ_TIMEOUT = 300.0
 STOP_GRACE = 5.0
 JITTER_ENV = "LLM_TWIN_CHUNK_JITTER"
 JITTER_SEED_ENV = "LLM_TWIN_CHUNK_JITTER_SEED"
+THROTTLE_FIRST_ENV = "LLM_TWIN_THROTTLE_FIRST"
+STALL_AFTER_PARTS_ENV = "LLM_TWIN_STALL_AFTER_PARTS"
+STALL_SECONDS_ENV = "LLM_TWIN_STALL_SECONDS"
+DEFAULT_STALL_SECONDS = 600.0
 TGI_ENVIRONMENT = "HF_MODEL_ID"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 
@@ -148,6 +162,7 @@ class LocalRuntime:
             return
         endpoint.endpoint_status = "Creating"
         server = self._launch(endpoint, variant, container)
+        _show_image(endpoint, server, container)
         with self._lock:
             self.servers[endpoint.arn] = server
 
@@ -198,8 +213,9 @@ class LocalRuntime:
                 self._watch(endpoint, server)
                 return
             server.stop()
+            current = self.server_for(endpoint.arn)
             endpoint.failure_reason = f"update to {config_name} rolled back: {server.failure}"
-            endpoint.endpoint_status = "InService" if self.servers.get(endpoint.arn) else "Failed"
+            endpoint.endpoint_status = "InService" if current is not None and current.alive() else "Failed"
             endpoint.last_modified_time = utcnow()
 
         threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
@@ -250,7 +266,6 @@ class LocalRuntime:
                 model_id,
                 self.stand_in_dir,
             )
-        _show_image(endpoint, server, container)
         threading.Thread(
             target=self._start,
             args=(server, environment),
@@ -482,6 +497,42 @@ class Jitter:
         return cut
 
 
+@dataclass(frozen=True)
+class Faults:
+    """Failures the runtime injects on purpose; none unless the environment asks."""
+
+    throttle_first: int = 0
+    """Answer this many invocations, the first ones, with ThrottlingException."""
+    stall_after_parts: int | None = None
+    """Go silent after this many PayloadParts of every stream; None never stalls."""
+    stall_seconds: float = DEFAULT_STALL_SECONDS
+    """How long a stall lasts before the stream goes on."""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Faults:
+        stall_seconds = _number(environ, STALL_SECONDS_ENV, float)
+        return cls(
+            throttle_first=_number(environ, THROTTLE_FIRST_ENV, int) or 0,
+            stall_after_parts=_number(environ, STALL_AFTER_PARTS_ENV, int),
+            stall_seconds=DEFAULT_STALL_SECONDS if stall_seconds is None else stall_seconds,
+        )
+
+
+def _number(environ: Mapping[str, str], name: str, kind: Callable[[str], Any]) -> Any:
+    """A non-negative number from the environment; unset or invalid (logged) is None."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        log.warning("ignoring %s=%r: not a non-negative number", name, raw)
+        return None
+    return value
+
+
 class InvocationError(Exception):
     """An AWS error answer: HTTP status, error code, message and extra body fields."""
 
@@ -511,6 +562,8 @@ class RuntimeMiddleware:
         self.app = app
         self.runtime = runtime
         self.jitter = jitter
+        self._throttled = 0
+        self._throttle_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         match = _INVOCATION_PATH.match(environ.get("PATH_INFO", ""))
@@ -527,20 +580,58 @@ class RuntimeMiddleware:
         name = unquote(match["name"])
         account = get_account_id_from(scope["key"])
         body = _read_body(environ)
+        faults = Faults.from_environ(os.environ)
         try:
+            if authz.enabled():
+                check = authz.invocation_check(account, scope["region"], name, match["kind"])
+                self._authorize(environ, account, body, check)
             server = self._serving(account, scope["region"], name)
+            self._throttle(faults)
             if match["kind"] == "invocations":
                 return self._invoke(server, environ, body, start_response)
-            return self._stream(server, environ, body, start_response)
+            return self._stream(server, environ, body, start_response, faults)
         except InvocationError as exc:
             return exc.respond(start_response)
+
+    def _authorize(self, environ: Mapping[str, Any], account: str, body: bytes, check: authz.Check) -> None:
+        """The caller's key, signature and policies, as moto checks them for its own services."""
+        from moto.core.exceptions import JsonRESTError
+        from werkzeug.datastructures import EnvironHeaders
+
+        try:
+            authz.authorize_request(
+                [check],
+                account_id=account,
+                method=environ["REQUEST_METHOD"],
+                path=_request_uri(environ),
+                body=body,
+                headers=EnvironHeaders(environ),
+            )
+        except JsonRESTError as exc:
+            raise InvocationError(exc.code, exc.error_type, exc.message) from exc
+
+    def _throttle(self, faults: Faults) -> None:
+        with self._throttle_lock:
+            if self._throttled >= faults.throttle_first:
+                return
+            self._throttled += 1
+            count = self._throttled
+        raise InvocationError(
+            400,
+            "ThrottlingException",
+            f"Rate exceeded ({THROTTLE_FIRST_ENV}={faults.throttle_first}: invocation {count} is throttled "
+            "on purpose).",
+        )
 
     def _serving(self, account: str, region: str, name: str) -> ModelServer:
         backend = sm_models.sagemaker_backends[account][region]
         endpoint = backend.endpoints.get(name)
         if endpoint is None:
             raise InvocationError(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
-        if endpoint.endpoint_status != "InService":
+        server = self.runtime.server_for(endpoint.arn)
+        # AWS keeps serving on the old variant while an update's new one starts.
+        serving_old = endpoint.endpoint_status == "Updating" and server is not None and server.ready
+        if endpoint.endpoint_status != "InService" and not serving_old:
             reason = f" FailureReason: {endpoint.failure_reason}" if endpoint.failure_reason else ""
             raise InvocationError(
                 400,
@@ -548,7 +639,6 @@ class RuntimeMiddleware:
                 f"Endpoint {name} of account {account} is not in service "
                 f"(status {endpoint.endpoint_status}).{reason}",
             )
-        server = self.runtime.server_for(endpoint.arn)
         if server is None or not server.ready:
             raise InvocationError(
                 424,
@@ -618,17 +708,25 @@ class RuntimeMiddleware:
         return [payload]
 
     def _stream(
-        self, server: ModelServer, environ: Mapping[str, Any], body: bytes, start_response: Callable[..., Any]
+        self,
+        server: ModelServer,
+        environ: Mapping[str, Any],
+        body: bytes,
+        start_response: Callable[..., Any],
+        faults: Faults,
     ) -> Iterator[bytes]:
         connection, response = self._request(server, environ, body, STREAM_READ_TIMEOUT)
         headers = self._variant_headers(server, EVENT_STREAM)
         headers.append(("X-Amzn-SageMaker-Content-Type", response.getheader("Content-Type") or ""))
         start_response("200 OK", headers)
-        return self._relay(server, connection, response)
+        parts = self._relay(server, connection, response)
+        if faults.stall_after_parts is None:
+            return parts
+        return _stalled(parts, faults.stall_after_parts, faults.stall_seconds, server)
 
     def _relay(
         self, server: ModelServer, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         cut = self.jitter.cutter() if self.jitter else None
         try:
             while True:
@@ -660,6 +758,35 @@ class RuntimeMiddleware:
         finally:
             with contextlib.suppress(OSError):
                 connection.close()
+
+
+def _stalled(
+    parts: Generator[bytes, None, None], after: int, seconds: float, server: ModelServer
+) -> Iterator[bytes]:
+    """`parts`, with a silence of `seconds` once `after` of them went out."""
+    try:
+        for sent, part in enumerate(parts, start=1):
+            yield part
+            if sent == after:
+                log.warning(
+                    "endpoint %s: stalling the stream for %.0fs after %d parts (%s)",
+                    server.endpoint_name,
+                    seconds,
+                    after,
+                    STALL_AFTER_PARTS_ENV,
+                )
+                time.sleep(seconds)
+    finally:
+        parts.close()
+
+
+def _request_uri(environ: Mapping[str, Any]) -> str:
+    """The path and query as the client signed them (the server's raw one when it keeps it)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw
+    query = environ.get("QUERY_STRING")
+    return quote(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
 
 
 def _gone(server: ModelServer) -> bool:

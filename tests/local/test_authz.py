@@ -5,16 +5,19 @@ admin user and the main stack as the deployer whose key the bootstrap created; e
 request is checked against the deployer's policy, for SageMaker, ECR and Application
 Auto Scaling against the real resource ARN (see llm_twin.local.authz).
 
-Not checked by these tests: `sagemaker:InvokeEndpoint*`, which the local runtime's WSGI
-layer answers before moto (and so before authorization) sees the request; and the
-CloudWatch alarm actions, which the main stack never calls itself (target tracking
-creates its alarms inside Application Auto Scaling).
+`sagemaker:InvokeEndpoint*` is answered by the local runtime's WSGI layer before moto
+sees it, so that layer authorizes it with the same checks (an endpoint made directly
+with boto3 stands in for the project's, which is cheaper than an apply).
+
+Not checked by these tests: the CloudWatch alarm actions, which the main stack never
+calls itself (target tracking creates its alarms inside Application Auto Scaling).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -23,7 +26,10 @@ from botocore.exceptions import ClientError
 from llm_twin.credentials import read_credentials
 from llm_twin.deploy import Deployment
 from llm_twin.local.authz import Check, is_allowed
+from llm_twin.model_server.checkpoint import create_sized_checkpoint
+from llm_twin.stream import payload_parts
 from tests.conftest import client, private_target, settings_for
+from tests.local.test_runtime import _deploy, _wait_status
 from tests.project_resources import project_resources
 
 ACCOUNT = "123456789012"
@@ -187,7 +193,7 @@ def test_launching_an_ec2_instance_is_denied(deployment: Deployment) -> None:
     assert _error_code(ec2.run_instances, ImageId="ami-12c6146b", MinCount=1, MaxCount=1) == "AccessDenied"
 
 
-# -- credentials hygiene (last: rotation replaces the deployer's key) -------------
+# -- credentials hygiene (rotation replaces the deployer's key) -----------------
 
 
 def test_rerunning_the_bootstrap_keeps_the_key_and_the_file(deployment: Deployment) -> None:
@@ -203,3 +209,90 @@ def test_rotating_the_key_replaces_it_and_retires_the_old_one(deployment: Deploy
     old_key = _client_with(deployment, "sagemaker", old.access_key_id, old.secret_access_key)
     assert result.access_key_id != old.access_key_id and result.credentials_written
     assert _error_code(old_key.list_models) == "UnrecognizedClientException"
+
+
+# -- invoking the endpoint (after the stack test, whose destroy must find no endpoint;
+# after the bootstraps too, whose health probe reads moto's whole state) ---------
+
+INVOKED = "llm-twin-invoke"
+INVOKE_BODY = json.dumps({"inputs": "hi", "parameters": {"max_new_tokens": 2}})
+
+
+@pytest.fixture(scope="module")
+def invocable(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An endpoint in the project's namespace, made by the admin, with a real model server."""
+    model_dir = create_sized_checkpoint(tmp_path_factory.mktemp("tiny"), "tiny")
+    sagemaker = client(deployment.settings.local_port, "sagemaker")
+    _deploy(sagemaker, INVOKED, Path(model_dir))
+    _wait_status(sagemaker, INVOKED, "InService")
+    yield INVOKED
+    sagemaker.delete_endpoint(EndpointName=INVOKED)
+    sagemaker.delete_endpoint_config(EndpointConfigName=f"{INVOKED}-config")
+    sagemaker.delete_model(ModelName=f"{INVOKED}-model")
+
+
+@pytest.fixture(scope="module")
+def outsider(deployment: Deployment) -> tuple[str, str, str]:
+    """A fresh IAM user with a key and no policy at all: (user ARN, key id, secret)."""
+    iam = client(deployment.settings.local_port, "iam")
+    arn = iam.create_user(UserName="no-policy-user")["User"]["Arn"]
+    key = iam.create_access_key(UserName="no-policy-user")["AccessKey"]
+    return arn, key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def _denial(user_arn: str, action: str, endpoint: str) -> dict[str, str]:
+    resource = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{endpoint}"
+    return {
+        "Code": "AccessDeniedException",
+        "Message": f"User: {user_arn} is not authorized to perform: sagemaker:{action} on resource: "
+        f"{resource} because no identity-based policy allows the sagemaker:{action} action",
+    }
+
+
+def test_the_deployer_may_invoke_the_project_endpoint(deployment: Deployment, invocable: str) -> None:
+    runtime = _deployer_client(deployment, "sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName=invocable, Body=INVOKE_BODY, ContentType="application/json")
+    assert json.loads(answer["Body"].read())[0]["generated_text"]
+
+
+def test_the_deployer_may_stream_from_the_project_endpoint(deployment: Deployment, invocable: str) -> None:
+    runtime = _deployer_client(deployment, "sagemaker-runtime")
+    body = json.dumps({**json.loads(INVOKE_BODY), "stream": True})
+    answer = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=invocable, Body=body, ContentType="application/json"
+    )
+    assert b"".join(payload_parts(answer["Body"])).startswith(b"data:")
+
+
+def test_a_user_without_invoke_permission_is_denied(
+    deployment: Deployment, invocable: str, outsider: tuple[str, str, str]
+) -> None:
+    user_arn, key_id, secret = outsider
+    runtime = _client_with(deployment, "sagemaker-runtime", key_id, secret)
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint(EndpointName=invocable, Body=INVOKE_BODY, ContentType="application/json")
+    assert caught.value.response["Error"] == _denial(user_arn, "InvokeEndpoint", invocable)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_user_without_stream_permission_is_denied(
+    deployment: Deployment, invocable: str, outsider: tuple[str, str, str]
+) -> None:
+    user_arn, key_id, secret = outsider
+    runtime = _client_with(deployment, "sagemaker-runtime", key_id, secret)
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint_with_response_stream(EndpointName=invocable, Body=INVOKE_BODY)
+    assert caught.value.response["Error"] == _denial(user_arn, "InvokeEndpointWithResponseStream", invocable)
+
+
+def test_the_deployer_may_not_invoke_another_projects_endpoint(deployment: Deployment) -> None:
+    """Refused on the ARN before the endpoint is looked up, as AWS does: no "not found" leaks."""
+    runtime = _deployer_client(deployment, "sagemaker-runtime")
+    code = _error_code(runtime.invoke_endpoint, EndpointName="another-project-endpoint", Body=INVOKE_BODY)
+    assert code == "AccessDeniedException"
+
+
+def test_an_unknown_key_may_not_invoke(deployment: Deployment) -> None:
+    runtime = _client_with(deployment, "sagemaker-runtime", "AKIAUNKNOWNKEY000000", "nope")
+    code = _error_code(runtime.invoke_endpoint, EndpointName=INVOKED, Body=INVOKE_BODY)
+    assert code == "UnrecognizedClientException"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from llm_twin.errors import EndpointFailedError, EndpointNotReadyError, ModelStreamError
+from llm_twin.errors import EndpointFailedError, EndpointNotReadyError, ModelStreamError, ValidationError
 from llm_twin.inference import LLMInferenceSagemakerEndpoint, runtime_config
 from llm_twin.local.daemon import LocalAws, free_port
 from llm_twin.model_server.checkpoint import create_sized_checkpoint
@@ -61,6 +61,12 @@ def _wait_status(sagemaker, name: str, wanted: str, timeout: float = 60) -> dict
 
 
 def _deploy(sagemaker, name: str, model_dir: Path, **env: str) -> None:
+    _configure(sagemaker, name, model_dir, **env)
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+
+
+def _configure(sagemaker, name: str, model_dir: Path, **env: str) -> None:
+    """Model `<name>-model` and endpoint config `<name>-config` serving `model_dir` with `env`."""
     environment = {"HF_MODEL_ID": str(model_dir), "MAX_INPUT_TOKENS": "128", "MAX_TOTAL_TOKENS": "512", **env}
     sagemaker.create_model(
         ModelName=f"{name}-model",
@@ -78,7 +84,6 @@ def _deploy(sagemaker, name: str, model_dir: Path, **env: str) -> None:
             }
         ],
     )
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +242,58 @@ def test_a_killed_server_breaks_the_stream_and_fails_the_endpoint(
     assert "exited with code -9" in failed["FailureReason"]
     with pytest.raises(EndpointFailedError, match="exited with code -9"):
         sdk.inference()
+
+
+def test_update_serves_throughout_switches_servers_and_rolls_back_a_broken_config(
+    emulator: LocalAws, tiny_model: Path
+) -> None:
+    """A: 128 input tokens; B: 16, so a long prompt tells which config serves; C cannot start."""
+    sagemaker = client(emulator.port, "sagemaker")
+    before = _children(emulator.status().pid)
+    _deploy(sagemaker, "up", tiny_model)
+    _wait_status(sagemaker, "up", "InService")
+    (old,) = _children(emulator.status().pid) - before
+    sdk = LLMInferenceSagemakerEndpoint("up", client(emulator.port, "sagemaker-runtime"))
+    long_prompt = "the cloud " * 20
+
+    _configure(sagemaker, "up-b", tiny_model, MAX_INPUT_TOKENS="16")
+    sagemaker.update_endpoint(EndpointName="up", EndpointConfigName="up-b-config")
+    assert sagemaker.describe_endpoint(EndpointName="up")["EndpointStatus"] == "Updating"
+    sdk.set_payload(long_prompt, {"max_new_tokens": 2})
+    assert sdk.inference()  # still config A, on the old server
+
+    updated = _wait_status(sagemaker, "up", "InService")
+    assert updated["EndpointConfigName"] == "up-b-config" and "FailureReason" not in updated
+    (new,) = _children(emulator.status().pid) - before - {old}
+    deadline = time.monotonic() + 10
+    while _alive(old) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(old) and _alive(new)
+    with pytest.raises(ValidationError):
+        sdk.inference()  # config B refuses the long prompt
+    sdk.set_payload("hi", {"max_new_tokens": 2})
+    assert sdk.inference()
+
+    _configure(sagemaker, "up-c", tiny_model, MAX_INPUT_TOKENS="600")  # not < MAX_TOTAL_TOKENS: exits
+    sagemaker.update_endpoint(EndpointName="up", EndpointConfigName="up-c-config")
+    assert sagemaker.describe_endpoint(EndpointName="up")["EndpointStatus"] == "Updating"
+    rolled_back = _wait_settled(sagemaker, "up")
+    assert rolled_back["EndpointStatus"] == "InService"
+    assert rolled_back["EndpointConfigName"] == "up-b-config"
+    assert rolled_back["FailureReason"].startswith("update to up-c-config rolled back: ")
+    assert "exited with code" in rolled_back["FailureReason"]
+    assert _alive(new) and sdk.inference()
+    sagemaker.delete_endpoint(EndpointName="up")
+
+
+def _wait_settled(sagemaker, name: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = sagemaker.describe_endpoint(EndpointName=name)
+        if answer["EndpointStatus"] != "Updating":
+            return answer
+        time.sleep(0.2)
+    raise AssertionError(f"{name} is still Updating")
 
 
 def test_runtime_client_never_retries_by_itself() -> None:
