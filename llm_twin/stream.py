@@ -11,17 +11,20 @@ are plain generators over `Iterable[bytes]`, so they are tested with no network 
     parse_chat_stream(parts)         ->  ChatDelta  (TGI's Messages API, until `[DONE]`)
 
 Lines end in LF or CRLF (what TGI sends); a lone CR is not a line terminator here.
-`parse_generate_stream` has a fast path for the exact text TGI writes for a token event,
-and decodes anything else as JSON; both give the same result (tested).
+`parse_generate_stream` decodes each event straight into its dataclasses with msgspec, in C.
+Whatever msgspec refuses (its types are stricter) goes through `json` and the checks below,
+so both paths give the same result (tested) and nothing `json` accepts is rejected.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal
+
+import msgspec
 
 from llm_twin.errors import (
     GenerationError,
@@ -52,21 +55,6 @@ FinishReason = Literal["length", "eos_token", "stop_sequence"]
 
 _DONE = "[DONE]"
 _UTF8_BOM = b"\xef\xbb\xbf"
-_scan_json = json.JSONDecoder().scan_once
-
-# Every token event but the last, exactly as TGI serialises it (serde_json: fixed field
-# order, no whitespace). Matching this text costs less than building two dicts and picking
-# them apart, which is what lets the parser beat LineIterator + json.loads despite typed
-# results. Anything else, including the last event and error payloads, is decoded as JSON.
-_PLAIN_TOKEN_EVENT = re.compile(
-    r'\{"index":(0|[1-9][0-9]*),'
-    r'"token":\{"id":(0|[1-9][0-9]*),'
-    # A JSON string body: no quote, backslash or control character, except as an escape.
-    r'"text":"([^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*)",'
-    r'"logprob":(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|null),'
-    r'"special":(true|false)\},'
-    r'"generated_text":null,"details":null\}'
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +97,9 @@ class TokenEvent:
     """Finish details; set on the last event only (and only when requested)."""
 
 
-# The slot descriptors' setters, in field order, for the hot loop of parse_generate_stream.
-_TOKEN_SLOTS = tuple(vars(Token)[field.name].__set__ for field in fields(Token))
-_TOKEN_EVENT_SLOTS = tuple(vars(TokenEvent)[field.name].__set__ for field in fields(TokenEvent))
+# Typed decoding in C: it builds the frozen dataclasses itself, so a token event costs about
+# what `json.loads` alone costs, with no dict to pick apart and no frozen `__init__` to run.
+_decode_token_event = msgspec.json.Decoder(TokenEvent).decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +187,8 @@ def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
     `StreamParseError`, after the events of the lines before it.
     """
     for batch in _sse_batches(chunks):
-        yield from batch
+        for data in batch:
+            yield data.decode()
 
 
 def parse_generate_stream(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
@@ -212,47 +201,33 @@ def parse_generate_stream(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
     # tracked objects made the collector a fifth of the parse time.
     texts: list[str] = []
     keep = texts.append
-    match_plain = _PLAIN_TOKEN_EVENT.fullmatch
-    new = object.__new__
-    set_id, set_text, set_logprob, set_special = _TOKEN_SLOTS
-    set_index, set_token, set_generated_text, set_details = _TOKEN_EVENT_SLOTS
+    decode = _decode_token_event
     try:
         for batch in _sse_batches(chunks):
             for data in batch:
-                match = match_plain(data)
-                if match is None:
+                # msgspec ignores unknown keys, so it would miss an error payload that also
+                # has a token: data naming "error", or perhaps escaping it, takes the general path.
+                if b'"error"' in data or b"\\u" in data:
                     event = _token_event_from_json(data)
-                    if event is None:
-                        return
-                    if not event.token.special:
-                        keep(event.token.text)
-                    yield event
-                    continue
-                index, token_id, text, logprob, special = match.groups()
-                if "\\" in text:
-                    text = _scan_json(f'"{text}"', 0)[0]
-                # Token(...) and TokenEvent(...), minus the frozen __init__'s
-                # object.__setattr__ per field, which costs as much as the match.
-                token = new(Token)
-                set_id(token, int(token_id))
-                set_text(token, text)
-                set_logprob(token, None if logprob == "null" else float(logprob))
-                set_special(token, special == "true")
-                event = new(TokenEvent)
-                set_index(event, int(index))
-                set_token(event, token)
-                set_generated_text(event, None)
-                set_details(event, None)
-                if special == "false":
-                    keep(text)
+                else:
+                    try:
+                        event = decode(data)
+                    except msgspec.DecodeError:
+                        event = _token_event_from_json(data)
+                if event is None:
+                    return
+                token = event.token
+                if not token.special:
+                    keep(token.text)
                 yield event
     except InferenceError as exc:
         exc.partial_text = "".join(texts)
         raise
 
 
-def _token_event_from_json(data: str) -> TokenEvent | None:
+def _token_event_from_json(raw: bytes) -> TokenEvent | None:
     """Any token event, or None for `[DONE]`; the general path of `parse_generate_stream`."""
+    data = raw.decode()
     if data.strip() == _DONE:
         return None
     obj = _decode_json(data)
@@ -290,7 +265,8 @@ def parse_chat_stream(chunks: Iterable[bytes]) -> Iterator[ChatDelta]:
     contents: list[str] = []
     try:
         for batch in _sse_batches(chunks):
-            for data in batch:
+            for raw in batch:
+                data = raw.decode()
                 if data.strip() == _DONE:
                     return
                 obj = _decode_json(data)
@@ -317,79 +293,75 @@ def parse_chat_stream(chunks: Iterable[bytes]) -> Iterator[ChatDelta]:
         raise
 
 
-def _sse_batches(chunks: Iterable[bytes]) -> Iterator[list[str]]:
-    # One list per part, not one yield per event: with events this small, a generator
-    # resume per event is a measurable share of the parse.
-    data: str | None = None  # the open event's first data line
-    more: list[str] = []  # its further data lines, kept apart so a long event stays linear
-    for text in _whole_lines(chunks):
-        batch: list[str] = []
-        for line in text.split("\n"):
+def _sse_batches(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The data of each event, in one list per part that completes any (valid UTF-8 bytes).
+
+    This is the parsers' whole hot path, so it is one generator, resumed once per part, not
+    once per line or event. A part without a line break is only held; a part with one is
+    split into lines once, as a whole. Invalid UTF-8 raises, after the events before it.
+    """
+    held: list[bytes] = []  # the parts of the line still open
+    held_size = 0
+    at_start = True
+    data: bytes | None = None  # the open event's first data line
+    more: list[bytes] = []  # its further data lines, kept apart so a long event stays linear
+    # A line break after the last part ends an unterminated last line, as the stream's end does.
+    for chunk in chain(chunks, (b"\n",)):
+        if b"\n" not in chunk:
+            held.append(chunk)
+            held_size += len(chunk)
+            if held_size > MAX_LINE_BYTES:
+                raise _line_too_long()
+            continue
+        if held:
+            held.append(chunk)
+            chunk = b"".join(held)
+            held.clear()
+        if at_start:
+            # One leading byte-order mark is not part of the stream (WHATWG).
+            chunk = chunk.removeprefix(_UTF8_BOM)
+            at_start = False
+        if b"\r" in chunk:
+            # Also joins a CR held back from the previous part to its LF.
+            chunk = chunk.replace(b"\r\n", b"\n")
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            held.append(tail)
+        held_size = len(tail)
+        invalid = None
+        if not chunk.isascii():
+            try:
+                chunk.decode()
+            except UnicodeDecodeError as exc:
+                # A character split across parts is in the tail, and checked once complete.
+                if exc.start < len(chunk) - len(tail):
+                    invalid = exc
+                    del lines[chunk.count(b"\n", 0, exc.start) :]
+        batch: list[bytes] = []
+        for line in lines:
             if not line:
                 if data is not None:
-                    batch.append("\n".join([data, *more]) if more else data)
+                    batch.append(b"\n".join([data, *more]) if more else data)
                     more.clear()
                     data = None
-            elif line.startswith("data:"):
+            elif line.startswith(b"data:"):
                 if data is None:
-                    data = line[5:].removeprefix(" ")
+                    data = line[5:].removeprefix(b" ")
                 else:
-                    more.append(line[5:].removeprefix(" "))
-            elif line == "data":
+                    more.append(line[5:].removeprefix(b" "))
+            elif line == b"data":
                 if data is None:
-                    data = ""
+                    data = b""
                 else:
-                    more.append("")
+                    more.append(b"")
             # Anything else is a comment (":...") or a field TGI's clients need not read.
         if batch:
             yield batch
+        if invalid is not None:
+            raise _invalid_utf8(invalid) from invalid
     if data is not None:
-        yield ["\n".join([data, *more])]
-
-
-def _whole_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Decode the stream in runs of whole lines: LF-separated, terminators and CRs removed.
-
-    Each run ends where a part's last line break was; the run after the stream ends is
-    the unterminated last line. Invalid UTF-8 raises, after the run of lines before it.
-    """
-    pending = bytearray()
-    at_start = True
-    for chunk in chunks:
-        pending += chunk
-        if b"\n" not in chunk:
-            if len(pending) > MAX_LINE_BYTES:
-                raise _line_too_long()
-            continue
-        if at_start:
-            # One leading byte-order mark is not part of the stream (WHATWG).
-            if pending.startswith(_UTF8_BOM):
-                del pending[: len(_UTF8_BOM)]
-            at_start = False
-        end = pending.rfind(b"\n")
-        try:
-            # Whole lines only: a character split across parts is decoded once complete.
-            text = pending[:end].decode()
-        except UnicodeDecodeError as exc:
-            good_end = pending.rfind(b"\n", 0, exc.start)
-            if good_end >= 0:
-                yield _strip_cr(pending[:good_end].decode())
-            raise _invalid_utf8(exc) from exc
-        del pending[: end + 1]
-        yield _strip_cr(text) if "\r" in text else text
-    if pending:
-        if at_start and pending.startswith(_UTF8_BOM):
-            del pending[: len(_UTF8_BOM)]
-        try:
-            text = pending.decode()
-        except UnicodeDecodeError as exc:
-            raise _invalid_utf8(exc) from exc
-        yield _strip_cr(text)
-
-
-def _strip_cr(text: str) -> str:
-    # The run's last CR is the CR of a CRLF whose LF ended the run (or of the final line).
-    return text.replace("\r\n", "\n").removesuffix("\r")
+        yield [b"\n".join([data, *more])]
 
 
 def _invalid_utf8(exc: UnicodeDecodeError) -> StreamParseError:
@@ -401,6 +373,7 @@ def _line_too_long() -> StreamParseError:
 
 
 def _decode_json(data: str) -> Any:
+    # A str, never bytes: json.loads guesses UTF-16 or UTF-32 for bytes that start with NULs.
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:

@@ -412,6 +412,67 @@ def test_an_integer_logprob_is_a_float_on_both_paths() -> None:
     assert [type(logprob) for logprob in logprobs] == [float, float]
 
 
+def general_path_outcome(data: str) -> str:
+    """What the json-based path alone makes of `data`: the event's repr, or the error's type."""
+    try:
+        return repr(stream._token_event_from_json(data.encode()))
+    except InferenceError as exc:
+        return type(exc).__name__
+
+
+def parser_outcome(data: str) -> str:
+    try:
+        events = list(parse_generate_stream([f"data:{data}\n\n".encode()]))
+    except InferenceError as exc:
+        return type(exc).__name__
+    return repr(events[0])
+
+
+EVENT_HEAD = '{"index":1,"token":{"id":5,"text":"x","logprob":-0.5,"special":false}'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        EVENT_HEAD + ',"generated_text":null,"details":null}',
+        EVENT_HEAD
+        + ',"generated_text":"x","details":{"finish_reason":"length","generated_tokens":1,"seed":null}}',
+        # Accepted by json and the checks, refused by msgspec's stricter types.
+        EVENT_HEAD
+        + ',"generated_text":"x","details":{"finish_reason":"new","generated_tokens":1,"seed":null}}',
+        '{"index":1,"token":{"id":5,"text":"x","logprob":NaN,"special":false},"generated_text":null,"details":null}',
+        '{"index":1,"token":{"id":5,"text":"x","logprob":1e400,"special":false},"generated_text":null,"details":null}',
+        '{"index":1,"token":{"id":5,"text":"x","logprob":"-0.5","special":false},"generated_text":null,"details":null}',
+        '{"index":1,"token":{"id":5,"text":"\\ud800","logprob":null,"special":false},"generated_text":null,"details":null}',
+        '{"index":1,"token":{"id":5,"text":"x","logprob":null,"special":1},"generated_text":null,"details":null}',
+        '{"index":1.0,"token":{"id":5,"text":"x","logprob":null,"special":false},"generated_text":null,"details":null}',
+        EVENT_HEAD
+        + ',"generated_text":"x","details":{"finish_reason":"length","generated_tokens":1,"seed":18446744073709551616}}',
+        '{"index":1,"token":{"id":123456789012345678901234567890,"text":"x","logprob":null,"special":false},"generated_text":null,"details":null}',
+        # Accepted by both: unknown keys, duplicate keys (the last wins), whitespace.
+        EVENT_HEAD + ',"top_tokens":[],"generated_text":null,"details":null}',
+        EVENT_HEAD + ',"index":2,"generated_text":null,"details":null}',
+        ' {"index": 1, "token": {"id": 5, "text": "x", "logprob": -0.5, "special": false}, "generated_text": null, "details": null} ',
+        # msgspec skips unknown keys, so an error next to a token must not pass as a token event.
+        EVENT_HEAD + ',"generated_text":null,"details":null,"error":"boom","error_type":"overloaded"}',
+        EVENT_HEAD + ',"generated_text":null,"details":null,"\\u0065rror":"boom"}',
+        # Refused by both.
+        EVENT_HEAD + ',"generated_text":7,"details":null}',
+        EVENT_HEAD + ',"generated_text":null,"details":null} x',
+    ],
+)
+def test_the_fast_decoder_agrees_with_the_general_path(data: str) -> None:
+    assert parser_outcome(data) == general_path_outcome(data)
+
+
+def test_the_fast_decoder_keeps_token_events_typed() -> None:
+    data = EVENT_HEAD + ',"generated_text":null,"details":null}'
+
+    event = next(parse_generate_stream([f"data:{data}\n\n".encode()]))
+    assert event == TokenEvent(1, Token(5, "x", -0.5, False), None, None)
+    assert (type(event), type(event.token)) == (TokenEvent, Token)
+
+
 # --- payload_parts ---------------------------------------------------------------------------
 
 
