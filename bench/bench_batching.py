@@ -1,10 +1,13 @@
 """Continuous batching vs batch size 1, same server code and model, side by side.
 
-    .venv/bin/python bench/bench_batching.py [--model-dir DIR] [--requests 16] [--new-tokens 128] [--rounds 2]
+    .venv/bin/python bench/bench_batching.py [--model-dir DIR] [--requests 16] [--new-tokens 128] [--rounds 5]
 
 1. Throughput: N concurrent streaming requests of M new tokens, once on a server with
    continuous batching and once with `--max-batch-size 1`; prints aggregate tokens/s
-   and their ratio (target >= 4x).
+   and their ratio (target >= 4x). Both servers stay up and are measured in turn,
+   round after round; a round's ratio compares two runs a minute apart at most, and
+   the median over rounds is the figure, so a burst of load elsewhere on a shared
+   machine moves one round, not the result.
 2. Latency under load: time to first token of a request sent while a long batch is
    decoding, against its time to first token on an idle server (target <= 2x).
 """
@@ -116,7 +119,9 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, help="defaults to a fresh 'bench' test checkpoint")
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating measurements; the best is kept")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved measurements; the median ratio is kept"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -124,22 +129,30 @@ def main() -> None:
         weights = sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 1e6
         print(f"model: {model_dir} ({weights:.0f} MB float32), {args.requests} x {args.new_tokens} tokens")
 
-        # Both servers stay up (an idle one costs nothing) and are measured in alternation;
-        # the best round of each is kept, which filters out other load on a shared machine.
         with (
             running_server(model_dir, "--max-batch-size", "32") as batching_url,
             running_server(model_dir, "--max-batch-size", "1") as single_url,
         ):
-            batched = single = 0.0
+            batched: list[float] = []
+            single: list[float] = []
             for round_number in range(1, args.rounds + 1):
-                batched = max(batched, throughput(batching_url, args.requests, args.new_tokens))
-                single = max(single, throughput(single_url, args.requests, args.new_tokens))
-                print(f"round {round_number}: best so far {batched:.1f} vs {single:.1f} tokens/s")
+                # Alternate which server goes first, so a trend in the load favours neither.
+                order = [(batching_url, batched), (single_url, single)]
+                for url, results in order if round_number % 2 else reversed(order):
+                    results.append(throughput(url, args.requests, args.new_tokens))
+                print(
+                    f"round {round_number}: {batched[-1]:7.1f} vs {single[-1]:6.1f} tokens/s"
+                    f"  ratio {batched[-1] / single[-1]:5.2f}x"
+                )
             idle, loaded = ttft_under_load(batching_url, args.requests, args.new_tokens)
 
-    print(f"continuous batching : {batched:8.1f} tokens/s")
-    print(f"batch size 1        : {single:8.1f} tokens/s")
-    print(f"throughput ratio    : {batched / single:8.2f}x  (target >= 4x)")
+    ratios = [b / s for b, s in zip(batched, single, strict=True)]
+    print(f"continuous batching : {statistics.median(batched):8.1f} tokens/s (median of {args.rounds})")
+    print(f"batch size 1        : {statistics.median(single):8.1f} tokens/s (median of {args.rounds})")
+    print(
+        f"throughput ratio    : {statistics.median(ratios):8.2f}x  median per-round ratio, "
+        f"range {min(ratios):.2f}-{max(ratios):.2f}x  (target >= 4x)"
+    )
     print(f"TTFT idle           : {idle * 1000:8.1f} ms")
     print(f"TTFT under load     : {loaded * 1000:8.1f} ms  ({args.requests} long streams decoding)")
     print(f"TTFT ratio          : {loaded / idle:8.2f}x  (target <= 2x)")

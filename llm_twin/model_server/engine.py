@@ -32,6 +32,9 @@ from .params import FinishReason, ValidRequest
 
 log = logging.getLogger(__name__)
 
+KV_CHUNK = 256
+"""Spare KV-cache columns allocated at a time (fewer when no sequence can use them)."""
+
 
 @dataclass(frozen=True)
 class Token:
@@ -281,8 +284,12 @@ def _needs_processing(seq: Sequence) -> bool:
 class _Batch:
     seqs: list[Sequence] = field(default_factory=list)
     cache: Any = None
-    mask: torch.Tensor | None = None
-    """(batch, cache_len) attention mask; zeros are left padding."""
+    """The `BatchCache` of `seqs`, row for row."""
+
+
+def _columns_needed(seqs: list[Sequence]) -> int:
+    """Decode steps left before every sequence has reached its `max_new_tokens`."""
+    return max(s.request.max_new_tokens - len(s.tokens) for s in seqs)
 
 
 class Engine:
@@ -357,8 +364,11 @@ class Engine:
                             break
                         admitted = self._admit()
                     self._drop(lambda s: s.cancelled)
-                    for seq in admitted:
-                        self._prefill(seq)
+                    prefilled = [
+                        (seq, cache) for seq in admitted if (cache := self._prefill(seq)) is not None
+                    ]
+                    if prefilled:
+                        self._merge(prefilled)
                     if self._batch.seqs:
                         self._decode_step()
         except BaseException as err:  # the thread must not die silently: /health reports it
@@ -420,10 +430,11 @@ class Engine:
         for seq in pending:
             self._send(seq, ErrorEvent(message))
 
-    def _prefill(self, seq: Sequence) -> None:
+    def _prefill(self, seq: Sequence) -> Any:
+        """Run the prompt and emit the first token; the cache, if the sequence goes on."""
         if seq.cancelled:
             self._release(seq)
-            return
+            return None
         loaded = self.loaded
         cache = loaded.new_cache()
         ids = torch.tensor([seq.request.input_ids], dtype=torch.long)
@@ -439,10 +450,10 @@ class Engine:
             log.exception("prefill failed")
             self._release(seq)
             self._send(seq, ErrorEvent(f"Request failed during generation: {err}"))
-            return
+            return None
         if self._advance(seq, logits[0]):
-            return
-        self._merge(seq, cache)
+            return None
+        return cache
 
     def _prefill_tokens(self, ids: list[int], logits: torch.Tensor) -> list[PrefillToken]:
         logprobs = torch.log_softmax(logits[:-1], dim=-1)
@@ -452,41 +463,18 @@ class Engine:
             tokens.append(PrefillToken(token_id, decode([token_id]), float(logprobs[position, token_id])))
         return tokens
 
-    def _merge(self, seq: Sequence, cache: Any) -> None:
-        """Append a prefilled sequence to the batch, left-padding the shorter side."""
-        new_layers = [(layer.keys, layer.values) for layer in cache.layers]
-        new_len = new_layers[0][0].shape[-2]
-        new_mask = torch.ones((1, new_len), dtype=torch.long)
+    def _merge(self, prefilled: list[tuple[Sequence, Any]]) -> None:
+        """Append prefilled sequences to the batch: one copy of the cache, left-padded to the widest."""
+        from .kv_cache import BatchCache
+
         batch = self._batch
-        if not batch.seqs:
-            self._batch = _Batch([seq], cache, new_mask)
-            return
-        old_len = batch.mask.shape[1]
-        width = max(old_len, new_len)
-
-        def pad(t: torch.Tensor, to: int) -> torch.Tensor:
-            missing = to - t.shape[-2]
-            if missing == 0:
-                return t
-            shape = list(t.shape)
-            shape[-2] = missing
-            return torch.cat([t.new_zeros(shape), t], dim=-2)
-
-        def pad_mask(m: torch.Tensor, to: int) -> torch.Tensor:
-            missing = to - m.shape[1]
-            return m if missing == 0 else torch.cat([m.new_zeros((m.shape[0], missing)), m], dim=1)
-
-        layers = []
-        for layer, (k, v) in zip(batch.cache.layers, new_layers, strict=True):
-            layers.append(
-                (
-                    torch.cat([pad(layer.keys, width), pad(k, width)], dim=0),
-                    torch.cat([pad(layer.values, width), pad(v, width)], dim=0),
-                )
-            )
-        mask = torch.cat([pad_mask(batch.mask, width), pad_mask(new_mask, width)], dim=0)
-        self._batch = _Batch(batch.seqs + [seq], self.loaded.new_cache(layers), mask)
-        self.max_batch_seen = max(self.max_batch_seen, len(self._batch.seqs))
+        parts = [batch.cache.as_rows()] if batch.seqs else []
+        for _, cache in prefilled:
+            layers = [(layer.keys, layer.values) for layer in cache.layers]
+            parts.append((layers, torch.ones((1, layers[0][0].shape[-2]), dtype=torch.long)))
+        seqs = batch.seqs + [seq for seq, _ in prefilled]
+        self._batch = _Batch(seqs, BatchCache(parts, min(_columns_needed(seqs), KV_CHUNK)))
+        self.max_batch_seen = max(self.max_batch_seen, len(seqs))
 
     def _drop(self, leaving: Callable[[Sequence], bool]) -> None:
         """Remove sequences from the batch at once, and trim padding nobody needs."""
@@ -500,27 +488,19 @@ class Engine:
         if not keep:
             self._batch = _Batch()
             return
-        index = torch.tensor(keep, dtype=torch.long)
-        mask = batch.mask.index_select(0, index)
-        start = int(mask.any(dim=0).long().argmax())
-        mask = mask[:, start:]
-        layers = [
-            (
-                layer.keys.index_select(0, index)[:, :, start:, :],
-                layer.values.index_select(0, index)[:, :, start:, :],
-            )
-            for layer in batch.cache.layers
-        ]
-        self._batch = _Batch([batch.seqs[i] for i in keep], self.loaded.new_cache(layers), mask)
+        seqs = [batch.seqs[i] for i in keep]
+        cache = batch.cache.select(torch.tensor(keep, dtype=torch.long), min(_columns_needed(seqs), KV_CHUNK))
+        self._batch = _Batch(seqs, cache)
 
     def _decode_step(self) -> None:
         batch = self._batch
-        size = len(batch.seqs)
+        cache = batch.cache
+        if cache.length + 1 > cache.capacity:
+            cache.reserve(cache.length + min(_columns_needed(batch.seqs), max(KV_CHUNK, cache.length)))
         ids = torch.tensor([[s.last_id] for s in batch.seqs], dtype=torch.long)
         positions = torch.tensor([[s.position] for s in batch.seqs], dtype=torch.long)
-        mask = torch.cat([batch.mask, torch.ones((size, 1), dtype=torch.long)], dim=1)
         try:
-            logits = self.loaded.forward(ids, batch.cache, attention_mask=mask, position_ids=positions)
+            logits = self.loaded.forward(ids, cache, attention_mask=cache.step_mask(), position_ids=positions)
         except Exception as err:
             log.exception("decode step failed")
             self._batch = _Batch()
@@ -528,25 +508,30 @@ class Engine:
                 self._release(seq)
                 self._send(seq, ErrorEvent(f"Request failed during generation: {err}"))
             return
-        batch.mask = mask
         self.steps += 1
         finished: set[int] = set()
-        plain = [i for i, s in enumerate(batch.seqs) if not _needs_processing(s)]
-        if plain:
-            rows = logits[plain]
-            greedy_ids = rows.argmax(dim=-1).tolist()
-            greedy_logprobs = torch.log_softmax(rows, dim=-1)
-        for i, seq in enumerate(batch.seqs):
-            if seq.cancelled:
-                continue
-            if i in plain:
-                j = plain.index(i)
-                choice = (greedy_ids[j], float(greedy_logprobs[j, greedy_ids[j]]))
-            else:
-                choice = None
-            if self._advance(seq, logits[i], choice):
+        for seq, row, choice in zip(
+            batch.seqs, logits, self._greedy_choices(batch.seqs, logits), strict=True
+        ):
+            if not seq.cancelled and self._advance(seq, row, choice):
                 finished.add(id(seq))
         self._drop(lambda s: s.cancelled or id(s) in finished)
+
+    @staticmethod
+    def _greedy_choices(seqs: list[Sequence], logits: torch.Tensor) -> list[tuple[int, float] | None]:
+        """(token, logprob) of every greedy row without logits processors, in one pass; None for the others."""
+        plain = [i for i, s in enumerate(seqs) if not _needs_processing(s)]
+        choices: list[tuple[int, float] | None] = [None] * len(seqs)
+        if not plain:
+            return choices
+        rows = logits if len(plain) == len(seqs) else logits[plain]
+        token_ids = rows.argmax(dim=-1, keepdim=True)
+        logprobs = torch.log_softmax(rows, dim=-1).gather(1, token_ids)
+        for i, token_id, logprob in zip(
+            plain, token_ids[:, 0].tolist(), logprobs[:, 0].tolist(), strict=True
+        ):
+            choices[i] = (token_id, logprob)
+        return choices
 
     def _advance(self, seq: Sequence, logits: torch.Tensor, choice: tuple[int, float] | None = None) -> bool:
         """Pick, record and emit the next token; returns True when the sequence is done."""
