@@ -225,8 +225,8 @@ def parse_generate_stream(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
         raise
 
 
-def _token_event_from_json(raw: bytes) -> TokenEvent | None:
-    """Any token event, or None for `[DONE]`; the general path of `parse_generate_stream`."""
+def _payload(raw: bytes) -> dict[str, Any] | None:
+    """One event's JSON object, or None for `[DONE]`; a TGI error payload raises."""
     data = raw.decode()
     if data.strip() == _DONE:
         return None
@@ -235,6 +235,14 @@ def _token_event_from_json(raw: bytes) -> TokenEvent | None:
         raise StreamParseError(f"expected a JSON object, got {data[:200]!r}")
     if obj.get("error") is not None:
         raise _error_from_payload(obj)
+    return obj
+
+
+def _token_event_from_json(raw: bytes) -> TokenEvent | None:
+    """Any token event, or None for `[DONE]`; the general path of `parse_generate_stream`."""
+    obj = _payload(raw)
+    if obj is None:
+        return None
     try:
         raw = obj["token"]
         logprob = raw.get("logprob")
@@ -253,7 +261,7 @@ def _token_event_from_json(raw: bytes) -> TokenEvent | None:
             details=None if raw_details is None else _stream_details(raw_details),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise StreamParseError(f"not a TGI token event: {data[:200]!r}") from exc
+        raise StreamParseError(f"not a TGI token event: {str(obj)[:200]}") from exc
 
 
 def parse_chat_stream(chunks: Iterable[bytes]) -> Iterator[ChatDelta]:
@@ -266,14 +274,9 @@ def parse_chat_stream(chunks: Iterable[bytes]) -> Iterator[ChatDelta]:
     try:
         for batch in _sse_batches(chunks):
             for raw in batch:
-                data = raw.decode()
-                if data.strip() == _DONE:
+                obj = _payload(raw)
+                if obj is None:
                     return
-                obj = _decode_json(data)
-                if type(obj) is not dict:
-                    raise StreamParseError(f"expected a JSON object, got {data[:200]!r}")
-                if obj.get("error") is not None:
-                    raise _error_from_payload(obj)
                 try:
                     choices = obj.get("choices")
                     if not choices:
@@ -283,9 +286,9 @@ def parse_chat_stream(chunks: Iterable[bytes]) -> Iterator[ChatDelta]:
                     content = delta.get("content") or ""
                     event = ChatDelta(content, choice.get("finish_reason"), delta.get("role"))
                 except (KeyError, TypeError, AttributeError, IndexError) as exc:
-                    raise StreamParseError(f"not a chat.completion.chunk: {data[:200]!r}") from exc
+                    raise StreamParseError(f"not a chat.completion.chunk: {str(obj)[:200]}") from exc
                 if type(content) is not str:
-                    raise StreamParseError(f"delta content is not a string: {data[:200]!r}")
+                    raise StreamParseError(f"delta content is not a string: {str(obj)[:200]}")
                 contents.append(content)
                 yield event
     except InferenceError as exc:
