@@ -98,7 +98,7 @@ def test_throttling_is_aws_shaped_retried_once_then_surfaced(throttling: LocalAw
     )
     assert "Rate exceeded" in str(surfaced.value)
 
-    assert sdk.inference()  # throttled once more, and the single retry gets through
+    assert sdk.generate().generated_tokens  # throttled once more, and the single retry gets through
 
 
 # -- a stream that goes silent ----------------------------------------------------------
