@@ -175,7 +175,7 @@ class Deployment:
                 "the main stack needs the bootstrap's outputs: run `make bootstrap` (llm-twin bootstrap) first"
             )
         terraform = self._terraform("bootstrap", STATE_ONLY)
-        outputs = {name: value.value for name, value in terraform.output().items()}
+        outputs = _output_values(terraform)
         if "execution_role_arn" not in outputs:
             raise BootstrapRequiredError("the bootstrap state holds no outputs: run `make bootstrap` again")
         return outputs
@@ -196,7 +196,7 @@ class Deployment:
         )
         if plan.changes:
             terraform.apply(plan.plan_file or self.bootstrap_paths.plan)
-        outputs = {name: value.value for name, value in terraform.output().items()}
+        outputs = _output_values(terraform)
         key_id = outputs.get("deployer_access_key_id") or ""
         written = False
         if key_id and (rotate_key or not self._credentials_match(key_id)):
@@ -240,30 +240,32 @@ class Deployment:
             )
         return credentials
 
-    def _main(self, as_admin: bool) -> tuple[Terraform, dict[str, Any]]:
+    def _main(self, as_admin: bool) -> tuple[Terraform, dict[str, Any], Credentials]:
+        """The main stack's runner, its variables, and the identity it runs as."""
         self.ensure_local()
         if self.settings.target == "local" and not self.bootstrapped():
             self._say("the bootstrap has not run on the local target yet: running it first")
             self.bootstrap()
         outputs = self.bootstrap_outputs()
-        return self._terraform("main", self._deployer(as_admin)), render.main_vars(self.settings, outputs)
+        credentials = self._deployer(as_admin)
+        return self._terraform("main", credentials), render.main_vars(self.settings, outputs), credentials
 
     def plan(self, *, as_admin: bool = False, detailed_exitcode: bool = False) -> PlanResult:
-        terraform, variables = self._main(as_admin)
+        terraform, variables, _ = self._main(as_admin)
         return self._plan(terraform, self.main_paths, variables, detailed_exitcode=detailed_exitcode)
 
     def apply(self, *, as_admin: bool = False, wait: bool = True) -> ApplyResult:
         """Plan to a file, apply exactly that plan, then wait for InService."""
-        terraform, variables = self._main(as_admin)
+        terraform, variables, credentials = self._main(as_admin)
         plan = self._plan(terraform, self.main_paths, variables)
         if plan.changes:
             terraform.apply(plan.plan_file or self.main_paths.plan)
         else:
             self._say("no changes: the stack already matches the settings")
-        outputs = {name: value.value for name, value in terraform.output().items()}
+        outputs = _output_values(terraform)
         endpoint = None
         if wait:
-            clients = self.clients(terraform_credentials(terraform))
+            clients = self.clients(credentials)
             endpoint = clients.wait_in_service(
                 self.settings.endpoint,
                 timeout=ENDPOINT_WAIT_SECONDS,
@@ -276,7 +278,7 @@ class Deployment:
         if not self.main_paths.state.is_file():
             self._say("the main stack has no state on this target: nothing to destroy")
             return False
-        terraform, variables = self._main(as_admin)
+        terraform, variables, _ = self._main(as_admin)
         render.write_tfvars(self.main_paths.tfvars, variables)
         terraform.destroy(var_file=self.main_paths.tfvars)
         return True
@@ -326,12 +328,6 @@ class Deployment:
         return results
 
 
-def terraform_credentials(terraform: Terraform) -> Credentials:
-    """The identity a runner was configured with, for the boto3 calls that follow it."""
-    env = terraform.config.env
-    return Credentials(
-        access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
-        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
-        session_token=env.get("AWS_SESSION_TOKEN", ""),
-        profile=env.get("AWS_PROFILE", ""),
-    )
+def _output_values(terraform: Terraform) -> dict[str, Any]:
+    """`terraform output` reduced to plain values (sensitive ones included, never printed)."""
+    return {name: output.value for name, output in terraform.output().items()}
