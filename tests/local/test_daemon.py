@@ -1,3 +1,4 @@
+import os
 import socket
 from pathlib import Path
 
@@ -31,3 +32,16 @@ def test_a_port_held_by_another_program_is_named(tmp_path: Path) -> None:
         port = holder.getsockname()[1]
         with pytest.raises(EmulatorError, match=f"port {port} is taken by another program.*LOCAL_AWS_PORT"):
             LocalAws(tmp_path, port).up()
+
+
+def test_a_recorded_emulator_that_does_not_answer_is_named(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        emulator = LocalAws(tmp_path, holder.getsockname()[1])
+        emulator.dir.mkdir(parents=True)
+        emulator.pid_path.write_text(str(os.getpid()))  # alive, holds the port, is not moto
+        with pytest.raises(
+            EmulatorError, match=r"the local AWS \(pid \d+\) holds port \d+ but did not answer"
+        ):
+            emulator.up()
