@@ -56,7 +56,15 @@ module "sagemaker_endpoint" {
   model_data_download_timeout_in_seconds            = var.endpoint.model_data_download_timeout_in_seconds
   volume_size_in_gb                                 = var.endpoint.volume_size_in_gb
 
-  autoscaling = var.autoscaling
+  autoscaling       = var.autoscaling
+  scheduled_scaling = var.scheduled_scaling
+  rollout           = var.rollout
+  alarms            = var.alarms
+
+  async_inference = merge(var.async_inference, {
+    output_s3_uri  = "s3://${module.s3.bucket_name}/async/output/"
+    failure_s3_uri = "s3://${module.s3.bucket_name}/async/failure/"
+  })
 
   tags = var.tags
 }

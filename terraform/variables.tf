@@ -119,3 +119,54 @@ variable "ecr" {
   default  = {}
   nullable = false
 }
+
+variable "rollout" {
+  description = "Blue/green traffic shifting of endpoint updates: mode (none, all_at_once, canary, linear), canary_percent, linear_step_percent, wait_interval_in_seconds, termination_wait_in_seconds; see modules/sagemaker_endpoint."
+  type = object({
+    mode                        = optional(string, "all_at_once")
+    canary_percent              = optional(number, 10)
+    linear_step_percent         = optional(number, 25)
+    wait_interval_in_seconds    = optional(number, 300)
+    termination_wait_in_seconds = optional(number, 0)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms that roll an update back, each switchable: invocation_5xx_*, latency_p99_* (ms), setup_time_* (s), period_seconds, evaluation_periods; see modules/sagemaker_endpoint."
+  type = object({
+    invocation_5xx_enabled       = optional(bool, true)
+    invocation_5xx_threshold     = optional(number, 1)
+    latency_p99_enabled          = optional(bool, true)
+    latency_p99_threshold_ms     = optional(number, 30000)
+    setup_time_enabled           = optional(bool, true)
+    setup_time_threshold_seconds = optional(number, 900)
+    period_seconds               = optional(number, 60)
+    evaluation_periods           = optional(number, 3)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "scheduled_scaling" {
+  description = "Scale in to autoscaling.min_capacity outside working hours: enabled, scale_in_cron, scale_out_cron, timezone. Acts only with autoscaling.enabled."
+  type = object({
+    enabled        = optional(bool, false)
+    scale_in_cron  = optional(string, "cron(0 19 ? * MON-FRI *)")
+    scale_out_cron = optional(string, "cron(0 7 ? * MON-FRI *)")
+    timezone       = optional(string, "UTC")
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "async_inference" {
+  description = "Asynchronous inference, writing to s3://<artifact bucket>/async/output/ (errors to async/failure/): enabled, max_concurrent_invocations_per_instance (1-1000)."
+  type = object({
+    enabled                                 = optional(bool, false)
+    max_concurrent_invocations_per_instance = optional(number, 4)
+  })
+  default  = {}
+  nullable = false
+}

@@ -18,7 +18,13 @@ def project_resources(port: int | str, prefix: str = "llm-twin") -> dict[str, li
             t["ResourceId"]
             for t in scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
         ],
+        "scheduled_actions": [
+            a["ScheduledActionName"]
+            for a in scaling.describe_scheduled_actions(ServiceNamespace="sagemaker")["ScheduledActions"]
+        ],
+        "alarms": [a["AlarmName"] for a in client(port, "cloudwatch").describe_alarms()["MetricAlarms"]],
         "users": [u["UserName"] for u in iam.list_users()["Users"]],
+        "groups": [g["GroupName"] for g in iam.list_groups()["Groups"]],
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
         "policies": [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]],
     }

@@ -62,3 +62,39 @@ def test_terraform_variable_validation_is_a_usage_error(
     assert message in str(caught.value)
     assert caught.value.exit_code == 2
     assert not deployment.main_paths.state.exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "message"),
+    [
+        (
+            "rollout",
+            {"mode": "canary", "canary_percent": 60},
+            "rollout.canary_percent must be a whole number from 1 to 50",
+        ),
+        (
+            "scheduled_scaling",
+            {"timezone": "Berlin"},
+            "scheduled_scaling.timezone must be UTC or an IANA time zone",
+        ),
+    ],
+)
+def test_rollout_and_schedule_validation_is_a_usage_error(
+    fresh_env: dict[str, str], section: str, change: dict, message: str
+) -> None:
+    """Terraform's own checks, for callers that bypass the settings (a hand-written tfvars)."""
+    deployment = Deployment(settings_for(fresh_env))
+    deployment.ensure_local()
+    variables = render.main_vars(
+        deployment.settings,
+        {
+            "execution_role_arn": "arn:aws:iam::123456789012:role/r",
+            "artifact_bucket_name": "llm-twin-artifacts",
+        },
+    )
+    variables[section].update(change)
+    terraform = deployment._terraform("main", LOCAL_ADMIN)
+    with pytest.raises(SettingsError, match="terraform rejected a setting") as caught:
+        deployment._plan(terraform, deployment.main_paths, variables)
+    assert message in str(caught.value)
+    assert not deployment.main_paths.state.exists()

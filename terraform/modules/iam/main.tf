@@ -23,6 +23,11 @@ locals {
   ]
   sagemaker_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/sagemaker/Endpoints/${local.prefix}-*"
   autoscaling_slr_service = "sagemaker.application-autoscaling.amazonaws.com"
+
+  # Built from the name rather than read from the role, so the deployer's policy is
+  # fully known at plan time: a reviewer (and tests/terraform_code) sees what it grants.
+  execution_role_name = "${local.prefix}-sagemaker-execution"
+  execution_role_arn  = "arn:${local.partition}:iam::${local.account}:role/${local.execution_role_name}"
 }
 
 ################################################################################
@@ -49,7 +54,7 @@ data "aws_iam_policy_document" "execution_trust" {
 }
 
 resource "aws_iam_role" "execution" {
-  name                 = "${local.prefix}-sagemaker-execution"
+  name                 = local.execution_role_name
   description          = "Assumed by SageMaker to run the ${local.prefix} TGI endpoint."
   assume_role_policy   = data.aws_iam_policy_document.execution_trust.json
   max_session_duration = 3600
@@ -68,6 +73,13 @@ data "aws_iam_policy_document" "execution" {
     sid       = "ReadArtifactObjects"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/*"]
+  }
+
+  statement {
+    sid = "WriteAsyncInferenceResults"
+    # Asynchronous inference writes each answer (or its error) under async/ only.
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.bucket_arn}/async/*"]
   }
 
   statement {
@@ -165,7 +177,7 @@ data "aws_iam_policy_document" "deployer" {
     sid     = "PassExecutionRoleToSageMakerOnly"
     actions = ["iam:PassRole"]
     # Only the execution role, and only to SageMaker.
-    resources = [aws_iam_role.execution.arn]
+    resources = [local.execution_role_arn]
 
     condition {
       test     = "StringEquals"
@@ -185,6 +197,7 @@ data "aws_iam_policy_document" "deployer" {
       "s3:GetBucketCORS",
       "s3:GetBucketLocation",
       "s3:GetBucketLogging",
+      "s3:GetBucketNotification",
       "s3:GetBucketObjectLockConfiguration",
       "s3:GetBucketOwnershipControls",
       "s3:GetBucketPolicy",
@@ -199,6 +212,7 @@ data "aws_iam_policy_document" "deployer" {
       "s3:ListBucket",
       "s3:ListBucketMultipartUploads",
       "s3:ListBucketVersions",
+      "s3:PutBucketNotification",
       "s3:PutBucketOwnershipControls",
       "s3:PutBucketPolicy",
       "s3:PutBucketPublicAccessBlock",
@@ -264,9 +278,11 @@ data "aws_iam_policy_document" "deployer" {
     sid = "ManageEndpointScaling"
     actions = [
       "application-autoscaling:DeleteScalingPolicy",
+      "application-autoscaling:DeleteScheduledAction",
       "application-autoscaling:DeregisterScalableTarget",
       "application-autoscaling:ListTagsForResource",
       "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:PutScheduledAction",
       "application-autoscaling:RegisterScalableTarget",
       "application-autoscaling:TagResource",
       "application-autoscaling:UntagResource",
@@ -296,6 +312,7 @@ data "aws_iam_policy_document" "deployer" {
       "application-autoscaling:DescribeScalableTargets",
       "application-autoscaling:DescribeScalingActivities",
       "application-autoscaling:DescribeScalingPolicies",
+      "application-autoscaling:DescribeScheduledActions",
     ]
     resources = ["*"]
   }
@@ -333,6 +350,18 @@ data "aws_iam_policy_document" "deployer" {
   }
 
   statement {
+    sid = "ReadEndpointQuotas"
+    # Preflight compares "<type> for endpoint usage" with the fleet it needs. The quota
+    # reads have no resource-level scoping on the default quotas, so AWS accepts only "*".
+    actions = [
+      "servicequotas:GetAWSDefaultServiceQuota",
+      "servicequotas:GetServiceQuota",
+      "servicequotas:ListServiceQuotas",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "ReadEndpointLogs"
     actions   = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"]
     resources = [local.sagemaker_log_group_arn, "${local.sagemaker_log_group_arn}:log-stream:*"]
@@ -347,7 +376,19 @@ resource "aws_iam_policy" "deployer" {
   tags = var.tags
 }
 
-resource "aws_iam_user_policy_attachment" "deployer" {
-  user       = aws_iam_user.deployer.name
+# The policy reaches the user through a group, not a user attachment: a second
+# deployer, or a replacement identity, joins the group instead of collecting its own
+# attachments, and removing it from the group revokes everything at once.
+resource "aws_iam_group" "deployers" {
+  name = "${local.prefix}-deployers"
+}
+
+resource "aws_iam_group_policy_attachment" "deployers" {
+  group      = aws_iam_group.deployers.name
   policy_arn = aws_iam_policy.deployer.arn
+}
+
+resource "aws_iam_user_group_membership" "deployer" {
+  user   = aws_iam_user.deployer.name
+  groups = [aws_iam_group.deployers.name]
 }

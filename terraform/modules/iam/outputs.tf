@@ -23,6 +23,11 @@ output "deployer_policy_arn" {
   value       = aws_iam_policy.deployer.arn
 }
 
+output "deployer_group_name" {
+  description = "Name of the IAM group that carries the deployer's policy; add further deployers to it."
+  value       = aws_iam_group.deployers.name
+}
+
 output "deployer_access_key_id" {
   description = "Access key id of the deployer, or null when create_access_key is false."
   value       = try(aws_iam_access_key.deployer[0].id, null)

@@ -85,6 +85,23 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
     model_data_download_timeout_in_seconds            = var.model_data_download_timeout_in_seconds
   }
 
+  # Generations past the 60-second real-time limit: InvokeEndpointAsync queues the request
+  # and SageMaker writes the answer (or the error) under the artifact bucket.
+  dynamic "async_inference_config" {
+    for_each = var.async_inference.enabled ? [var.async_inference] : []
+
+    content {
+      client_config {
+        max_concurrent_invocations_per_instance = async_inference_config.value.max_concurrent_invocations_per_instance
+      }
+
+      output_config {
+        s3_output_path  = async_inference_config.value.output_s3_uri
+        s3_failure_path = async_inference_config.value.failure_s3_uri
+      }
+    }
+  }
+
   tags = var.tags
 
   lifecycle {
@@ -95,6 +112,55 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
 resource "aws_sagemaker_endpoint" "this" {
   name                 = var.name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
+
+  # Blue/green: SageMaker builds the new fleet, shifts traffic to it (at once, by a canary
+  # or in linear steps), bakes, and goes back to the old fleet if an alarm fires meanwhile.
+  dynamic "deployment_config" {
+    for_each = var.rollout.mode == "none" ? [] : [var.rollout]
+
+    content {
+      blue_green_update_policy {
+        termination_wait_in_seconds = deployment_config.value.termination_wait_in_seconds
+
+        traffic_routing_configuration {
+          type                     = upper(deployment_config.value.mode)
+          wait_interval_in_seconds = deployment_config.value.wait_interval_in_seconds
+
+          dynamic "canary_size" {
+            for_each = deployment_config.value.mode == "canary" ? [deployment_config.value.canary_percent] : []
+
+            content {
+              type  = "CAPACITY_PERCENT"
+              value = canary_size.value
+            }
+          }
+
+          dynamic "linear_step_size" {
+            for_each = deployment_config.value.mode == "linear" ? [deployment_config.value.linear_step_percent] : []
+
+            content {
+              type  = "CAPACITY_PERCENT"
+              value = linear_step_size.value
+            }
+          }
+        }
+      }
+
+      dynamic "auto_rollback_configuration" {
+        for_each = length(local.rollback_alarm_names) > 0 ? [local.rollback_alarm_names] : []
+
+        content {
+          dynamic "alarms" {
+            for_each = auto_rollback_configuration.value
+
+            content {
+              alarm_name = alarms.value
+            }
+          }
+        }
+      }
+    }
+  }
 
   tags = var.tags
 }

@@ -257,3 +257,121 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "rollout" {
+  description = "How UpdateEndpoint shifts traffic to a new config: mode none (SageMaker's default), all_at_once, canary or linear (blue/green); canary_percent (1-50), linear_step_percent (10-50), wait_interval_in_seconds between steps and termination_wait_in_seconds before the old fleet goes (0-3600 each)."
+  type = object({
+    mode                        = optional(string, "all_at_once")
+    canary_percent              = optional(number, 10)
+    linear_step_percent         = optional(number, 25)
+    wait_interval_in_seconds    = optional(number, 300)
+    termination_wait_in_seconds = optional(number, 0)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["none", "all_at_once", "canary", "linear"], var.rollout.mode)
+    error_message = "rollout.mode must be one of: none, all_at_once, canary, linear."
+  }
+
+  validation {
+    condition     = var.rollout.canary_percent >= 1 && var.rollout.canary_percent <= 50 && floor(var.rollout.canary_percent) == var.rollout.canary_percent
+    error_message = "rollout.canary_percent must be a whole number from 1 to 50 (SageMaker caps a canary at half the fleet)."
+  }
+
+  validation {
+    condition     = var.rollout.linear_step_percent >= 10 && var.rollout.linear_step_percent <= 50 && floor(var.rollout.linear_step_percent) == var.rollout.linear_step_percent
+    error_message = "rollout.linear_step_percent must be a whole number from 10 to 50."
+  }
+
+  validation {
+    condition     = alltrue([for v in [var.rollout.wait_interval_in_seconds, var.rollout.termination_wait_in_seconds] : v >= 0 && v <= 3600 && floor(v) == v])
+    error_message = "rollout.wait_interval_in_seconds and rollout.termination_wait_in_seconds must be whole numbers from 0 to 3600."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on the variant, each switchable; with a blue/green rollout they roll an update back. invocation_5xx (Sum of Invocation5XXErrors per period), latency_p99 (p99 ModelLatency, threshold in ms), setup_time (Maximum ModelSetupTime, threshold in seconds)."
+  type = object({
+    invocation_5xx_enabled       = optional(bool, true)
+    invocation_5xx_threshold     = optional(number, 1)
+    latency_p99_enabled          = optional(bool, true)
+    latency_p99_threshold_ms     = optional(number, 30000)
+    setup_time_enabled           = optional(bool, true)
+    setup_time_threshold_seconds = optional(number, 900)
+    period_seconds               = optional(number, 60)
+    evaluation_periods           = optional(number, 3)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.alarms.invocation_5xx_threshold >= 1 && floor(var.alarms.invocation_5xx_threshold) == var.alarms.invocation_5xx_threshold
+    error_message = "alarms.invocation_5xx_threshold must be a whole number >= 1 (errors per period)."
+  }
+
+  validation {
+    condition     = var.alarms.latency_p99_threshold_ms > 0 && var.alarms.latency_p99_threshold_ms <= 3600000
+    error_message = "alarms.latency_p99_threshold_ms must be > 0 and at most 3600000 (one hour)."
+  }
+
+  validation {
+    condition     = var.alarms.setup_time_threshold_seconds > 0 && var.alarms.setup_time_threshold_seconds <= 3600
+    error_message = "alarms.setup_time_threshold_seconds must be > 0 and at most 3600."
+  }
+
+  validation {
+    condition     = contains([10, 30], var.alarms.period_seconds) || (var.alarms.period_seconds >= 60 && var.alarms.period_seconds % 60 == 0)
+    error_message = "alarms.period_seconds must be 10, 30 or a multiple of 60 (CloudWatch's rule)."
+  }
+
+  validation {
+    condition     = var.alarms.evaluation_periods >= 1 && var.alarms.evaluation_periods <= 10 && floor(var.alarms.evaluation_periods) == var.alarms.evaluation_periods
+    error_message = "alarms.evaluation_periods must be a whole number from 1 to 10."
+  }
+}
+
+variable "scheduled_scaling" {
+  description = "Hold the variant at autoscaling.min_capacity outside working hours (from scale_in_cron) and restore the autoscaling bounds in them (from scale_out_cron), with Application Auto Scaling scheduled actions. Acts only with autoscaling.enabled. Crons are cron(minutes hours day-of-month month day-of-week year) in timezone (UTC or an IANA name)."
+  type = object({
+    enabled        = optional(bool, false)
+    scale_in_cron  = optional(string, "cron(0 19 ? * MON-FRI *)")
+    scale_out_cron = optional(string, "cron(0 7 ? * MON-FRI *)")
+    timezone       = optional(string, "UTC")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for c in [var.scheduled_scaling.scale_in_cron, var.scheduled_scaling.scale_out_cron] : can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", c))])
+    error_message = "scheduled_scaling crons must be cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 19 ? * MON-FRI *)."
+  }
+
+  validation {
+    condition     = can(regex("^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$", var.scheduled_scaling.timezone))
+    error_message = "scheduled_scaling.timezone must be UTC or an IANA time zone such as Europe/Berlin."
+  }
+}
+
+variable "async_inference" {
+  description = "An asynchronous-inference endpoint config for generations past the 60-second real-time limit: results go to output_s3_uri, failures to failure_s3_uri; max_concurrent_invocations_per_instance (1-1000)."
+  type = object({
+    enabled                                 = optional(bool, false)
+    output_s3_uri                           = optional(string)
+    failure_s3_uri                          = optional(string)
+    max_concurrent_invocations_per_instance = optional(number, 4)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.async_inference.enabled || alltrue([for u in [var.async_inference.output_s3_uri, var.async_inference.failure_s3_uri] : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*/$", u))])
+    error_message = "async_inference needs output_s3_uri and failure_s3_uri as S3 prefixes ending in '/' when enabled."
+  }
+
+  validation {
+    condition     = var.async_inference.max_concurrent_invocations_per_instance >= 1 && var.async_inference.max_concurrent_invocations_per_instance <= 1000 && floor(var.async_inference.max_concurrent_invocations_per_instance) == var.async_inference.max_concurrent_invocations_per_instance
+    error_message = "async_inference.max_concurrent_invocations_per_instance must be a whole number from 1 to 1000."
+  }
+}
