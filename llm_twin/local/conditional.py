@@ -1,0 +1,47 @@
+"""Atomic S3 conditional writes in the emulator: what Terraform's S3 lock file relies on.
+
+moto 5.2.1 already answers `PutObject` with `If-None-Match: *` or `If-Match: <etag>` (and
+`DeleteObject` with `If-Match`) with 412 PreconditionFailed, but it checks the condition
+and then writes as two separate steps, while the server handles requests on many threads.
+Two Terraform runs taking the same lock at the same moment could then both see "no
+object" and both win. Here every conditional write runs its check and its write under one
+lock, as S3 guarantees; unconditional writes are left as they were.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.s3 import responses as s3_responses
+
+CONDITION_HEADERS = ("If-None-Match", "If-Match")
+_WRITE_LOCK = threading.Lock()
+_APPLIED = False
+
+
+def _conditional(response: Any) -> bool:
+    headers = response.headers
+    return any(headers.get(name) for name in CONDITION_HEADERS)
+
+
+def _serialized(original: Any) -> Any:
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _conditional(self):
+            return original(self, *args, **kwargs)
+        with _WRITE_LOCK:
+            return original(self, *args, **kwargs)
+
+    write.__wrapped__ = original  # type: ignore[attr-defined]
+    return write
+
+
+def apply() -> None:
+    """Make conditional PutObject / DeleteObject atomic; idempotent."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    cls = s3_responses.S3Response
+    cls.put_object = _serialized(cls.put_object)
+    cls.delete_object = _serialized(cls.delete_object)
+    _APPLIED = True
