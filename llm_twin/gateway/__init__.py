@@ -1,0 +1,9 @@
+"""`llm-twin serve`: an SSE gateway so a browser can stream the endpoint's tokens.
+
+`app` (the ASGI app and its rules), `payloads` (what a request may hold), `framing`
+(the SSE bytes), `relay` (boto3's blocking stream carried into the event loop).
+"""
+
+from llm_twin.gateway.app import GatewayConfig, create_app
+
+__all__ = ["GatewayConfig", "create_app"]
