@@ -1,8 +1,8 @@
-"""The CLI as people use it: a real subprocess for the full lifecycle, CliRunner for bad input."""
+"""The CLI through CliRunner: bad settings, a missing bootstrap, admin keys refused.
 
-import os
-import subprocess
-import sys
+The full lifecycle through a real subprocess is in tests/test_lifecycle.py.
+"""
+
 from pathlib import Path
 
 import pytest
@@ -12,62 +12,6 @@ from llm_twin.cli import main
 from llm_twin.credentials import read_credentials, write_credentials
 from llm_twin.deploy import Deployment
 from tests.conftest import settings_for
-from tests.project_resources import project_resources
-
-HF_TOKEN = "hf_tok_never_print_me_4242"
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "llm-twin"), "--env-file", "/nonexistent/.env", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.mark.stack
-def test_apply_noop_plan_destroy_leaves_nothing(fresh_env: dict[str, str]) -> None:
-    env = {**fresh_env, "HF_TOKEN": HF_TOKEN}
-    applied = run_cli(env, "apply")
-    assert applied.returncode == 0, applied.stderr
-    assert "bootstrap has not run on the local target yet: running it first" in applied.stdout
-    assert "+ module.iam.aws_iam_user.deployer  created" in applied.stdout
-    assert "+ module.s3.aws_s3_bucket.this  created" in applied.stdout
-    assert "endpoint llm-twin-endpoint is InService" in applied.stdout
-    port = env["LOCAL_AWS_PORT"]
-    made = project_resources(port)
-    assert made["endpoints"] == ["llm-twin-endpoint"] and made["users"] == ["llm-twin-deployer"]
-
-    replanned = run_cli(env, "plan")
-    assert replanned.returncode == 0, replanned.stderr
-    assert "no changes: the stack matches the settings" in replanned.stdout
-
-    destroyed = run_cli(env, "destroy")
-    assert destroyed.returncode == 0, destroyed.stderr
-    assert "- module.sagemaker_endpoint.aws_sagemaker_endpoint.this  destroyed" in destroyed.stdout
-    left = project_resources(port)
-    assert {k: v for k, v in left.items() if v} == {
-        "users": ["llm-twin-deployer"],
-        "roles": ["llm-twin-sagemaker-execution"],
-        "policies": ["llm-twin-deployer", "llm-twin-sagemaker-execution"],
-    }
-
-    unbootstrapped = run_cli(env, "destroy-bootstrap")
-    assert unbootstrapped.returncode == 0, unbootstrapped.stderr
-    assert not any(project_resources(port).values())
-
-    # The token and the deployer's secret never reach the output or the tfvars files.
-    state_dir = Path(env["LLM_TWIN_STATE_DIR"])
-    deployment = Deployment(settings_for(env))
-    everything = applied.stdout + applied.stderr + replanned.stdout + destroyed.stdout + unbootstrapped.stdout
-    everything += "".join(p.read_text() for p in state_dir.rglob("terraform.tfvars.json"))
-    everything += (state_dir / "emulator" / "emulator.log").read_text()
-    assert HF_TOKEN not in everything
-    assert "SecretAccessKey" not in everything
-    assert not deployment.credentials_path.exists()
-
 
 BAD_INPUTS = [
     ({"AWS_REGION": "moon-1"}, ["apply"], "SettingsError: AWS_REGION='moon-1' is invalid"),
@@ -81,6 +25,12 @@ BAD_INPUTS = [
     ({"TARGET": "aws"}, ["apply"], "SettingsError: TARGET=aws needs admin credentials"),
     ({"TARGET": "aws"}, ["bootstrap"], "SettingsError: TARGET=aws needs admin credentials"),
     ({"TGI_VERSION": "0.0.1"}, ["render"], "TGI_VERSION='0.0.1' is not in the DLC catalogue"),
+    ({"ROLLOUT_CANARY_PERCENT": "75"}, ["apply"], "SettingsError: ROLLOUT_CANARY_PERCENT='75' is invalid"),
+    (
+        {"SCHEDULED_SCALE_IN": "true"},
+        ["plan"],
+        "SettingsError: SCHEDULED_SCALE_IN=true needs AUTOSCALING_ENABLED",
+    ),
 ]
 
 
@@ -107,7 +57,8 @@ def test_main_stack_before_bootstrap_on_aws_names_the_fix(tmp_path: Path) -> Non
         "LLM_TWIN_STATE_DIR": str(tmp_path / "state"),
         "SAGEMAKER_USER_CREDENTIALS": str(tmp_path / "creds.json"),
     }
-    result = CliRunner().invoke(main, ["--env-file", str(tmp_path / "none.env"), "apply"], env=env)
+    args = ["--env-file", str(tmp_path / "none.env"), "apply", "--skip-preflight", "--yes"]
+    result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 1
     assert (
         "BootstrapRequiredError: the main stack needs the bootstrap's outputs: run `make bootstrap`"
