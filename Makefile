@@ -19,6 +19,15 @@ export TF_PLUGIN_DIR
 
 LLM_TWIN := $(BIN)/llm-twin
 
+# checkov pins its own boto3, botocore and packaging, older than ours: it lives in a
+# venv of its own, rebuilt when the pinned version changes. Tests find it through
+# CHECKOV (tests/terraform_code/test_checkov.py), with the same default.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/tools/checkov
+CHECKOV ?= $(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+export CHECKOV CHECKOV_VERSION
+
 .PHONY: install bootstrap apply plan destroy destroy-bootstrap test lint fmt clean
 
 install: $(STAMP)
@@ -29,6 +38,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[serve,dev]"
 	touch $(STAMP)
+
+# Order-only on $(STAMP): .venv must be a venv before tools/ is made inside it.
+$(CHECKOV_STAMP): | $(STAMP)
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $(CHECKOV_STAMP)
+
+# The browser test drives Debian's chromium through Playwright (no browser download).
+# Installed once per venv; root runs apt-get itself, anyone else needs sudo.
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): | $(STAMP)
+	if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "$(CHROMIUM) is missing: install Debian's chromium package as root" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	test -x $(CHROMIUM)
+	touch $(CHROMIUM_STAMP)
 
 bootstrap: $(STAMP)
 	$(LLM_TWIN) bootstrap
@@ -47,14 +77,15 @@ destroy: $(STAMP)
 destroy-bootstrap: $(STAMP)
 	$(LLM_TWIN) destroy-bootstrap
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) $(CHECKOV_STAMP)
 	terraform fmt -check -recursive terraform
 	$(BIN)/ruff check llm_twin tests bench
 	$(BIN)/ruff format --check llm_twin tests bench
 	$(BIN)/llm-twin validate
+	$(CHECKOV) --config-file .checkov.yaml
 
 fmt: $(STAMP)
 	terraform fmt -recursive terraform

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 from botocore.config import Config
@@ -60,6 +60,39 @@ class EndpointState:
     instance_counts: dict[str, int]
     resolved_images: tuple[str, ...] = ()
     """What serves each variant (DeployedImages); the local emulator names its stand-in model here."""
+    desired_instance_counts: dict[str, int] = field(default_factory=dict)
+    """DesiredInstanceCount per variant: where autoscaling or an update is taking it."""
+    rollout: str | None = None
+    """How the last update shifted traffic (LastDeploymentConfig), e.g. "blue/green CANARY 10%"; None without one."""
+    rollback_alarms: tuple[str, ...] = ()
+    """Alarms that roll an update back (LastDeploymentConfig.AutoRollbackConfiguration)."""
+    async_output_s3_uri: str | None = None
+    """Where async inference writes results (the serving config's AsyncInferenceConfig); None when off."""
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    """One CloudWatch alarm as DescribeAlarms shows it."""
+
+    name: str
+    state: str
+    """OK, ALARM, INSUFFICIENT_DATA, or MISSING when no alarm has that name."""
+    metric: str = ""
+    """The metric and statistic watched, e.g. "ModelLatency p99"."""
+    reason: str = ""
+
+
+def _rollout(config: dict | None) -> str | None:
+    """LastDeploymentConfig in a few words: the strategy and its step size."""
+    routing = ((config or {}).get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration")
+    if not routing:
+        return None
+    kind = routing.get("Type", "")
+    size = routing.get("CanarySize") or routing.get("LinearStepSize")
+    if size:
+        unit = "%" if size.get("Type") == "CAPACITY_PERCENT" else " instances"
+        return f"blue/green {kind} {size.get('Value')}{unit} every {routing.get('WaitIntervalInSeconds', 0)}s"
+    return f"blue/green {kind}, baking {routing.get('WaitIntervalInSeconds', 0)}s"
 
 
 class AwsClients:
@@ -109,7 +142,55 @@ class AwsClients:
                 for v in answer.get("ProductionVariants", [])
                 for image in v.get("DeployedImages", [])
             ),
+            desired_instance_counts={
+                v["VariantName"]: int(v["DesiredInstanceCount"])
+                for v in answer.get("ProductionVariants", [])
+                if "DesiredInstanceCount" in v
+            },
+            rollout=_rollout(answer.get("LastDeploymentConfig")),
+            rollback_alarms=tuple(
+                alarm["AlarmName"]
+                for alarm in (answer.get("LastDeploymentConfig") or {})
+                .get("AutoRollbackConfiguration", {})
+                .get("Alarms", [])
+            ),
+            async_output_s3_uri=self._async_output(answer["EndpointConfigName"]),
         )
+
+    def _async_output(self, config_name: str) -> str | None:
+        """The config's async output path; None when it has none, or is gone (Terraform deletes
+        a replaced config even when an update rolled back and the endpoint still runs it)."""
+        try:
+            config = self.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)
+        except ClientError:
+            return None
+        return (config.get("AsyncInferenceConfig") or {}).get("OutputConfig", {}).get("S3OutputPath")
+
+    def describe_alarms(self, names: list[str]) -> list[AlarmState]:
+        """State of each named alarm, in the order given; a name CloudWatch does not know is MISSING."""
+        if not names:
+            return []
+        try:
+            answer = self.client("cloudwatch").describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeAlarms failed: {exc}") from exc
+        found = {alarm["AlarmName"]: alarm for alarm in answer.get("MetricAlarms", [])}
+        states = []
+        for name in names:
+            alarm = found.get(name)
+            if alarm is None:
+                states.append(AlarmState(name=name, state="MISSING"))
+                continue
+            statistic = alarm.get("ExtendedStatistic") or alarm.get("Statistic") or ""
+            states.append(
+                AlarmState(
+                    name=name,
+                    state=alarm["StateValue"],
+                    metric=f"{alarm.get('MetricName', '')} {statistic}".strip(),
+                    reason=alarm.get("StateReason", ""),
+                )
+            )
+        return states
 
     def wait_in_service(
         self,

@@ -18,11 +18,16 @@ from typing import Any
 import click
 
 from llm_twin import progress, render
+from llm_twin.cost_cli import confirm_apply_cost, cost_command
 from llm_twin.deploy import Deployment
 from llm_twin.errors import LlmTwinError
 from llm_twin.infer_cli import infer
 from llm_twin.local.daemon import LocalAws
+from llm_twin.model_cli import model
+from llm_twin.preflight_cli import preflight_before_apply, preflight_command
+from llm_twin.serve_cli import serve
 from llm_twin.settings import Settings, load_settings
+from llm_twin.state_cli import bootstrap_state
 
 # One line per resource as it is created or destroyed, plus summaries and problems.
 SHOWN_EVENTS = (progress.ApplyComplete, progress.ApplyErrored, progress.ChangeSummary, progress.Diagnostic)
@@ -97,7 +102,7 @@ def render_vars(ctx: click.Context) -> None:
     deployment = _deployment(ctx)
     settings = deployment.settings
     written = [render.write_tfvars(deployment.bootstrap_paths.tfvars, render.bootstrap_vars(settings))]
-    if deployment.bootstrap_paths.state.is_file():
+    if deployment.has_state(deployment.bootstrap_paths):
         outputs = deployment.bootstrap_outputs()
         written.append(render.write_tfvars(deployment.main_paths.tfvars, render.main_vars(settings, outputs)))
     else:
@@ -141,11 +146,18 @@ def plan(ctx: click.Context, as_admin: bool) -> None:
 @main.command()
 @as_admin_option
 @click.option("--no-wait", is_flag=True, help="Return without waiting for the endpoint to be InService.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="TARGET=aws: apply without asking to confirm the cost estimate."
+)
+@click.option("--skip-preflight", is_flag=True, help="TARGET=aws: apply without running preflight first.")
 @click.pass_context
 @handle_errors
-def apply(ctx: click.Context, as_admin: bool, no_wait: bool) -> None:
+def apply(ctx: click.Context, as_admin: bool, no_wait: bool, yes: bool, skip_preflight: bool) -> None:
     """Stage 2, as the deployer: plan, apply that plan, wait until InService."""
-    result = _deployment(ctx).apply(as_admin=as_admin, wait=not no_wait)
+    deployment = _deployment(ctx)
+    preflight_before_apply(deployment, as_admin=as_admin, skip=skip_preflight)  # on aws: FAIL stops here
+    confirm_apply_cost(deployment, yes=yes)  # on aws: the estimate, the budget, then a yes
+    result = deployment.apply(as_admin=as_admin, wait=not no_wait)
     if result.endpoint is not None:
         _say(
             f"endpoint {result.endpoint.name} is {result.endpoint.status} (config {result.endpoint.config_name})"
@@ -191,17 +203,30 @@ def output(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def status(ctx: click.Context) -> None:
-    """The endpoint's status, config and instance counts."""
-    state = _deployment(ctx).endpoint_state()
+    """The endpoint's status, current and previous config, instance counts and alarm states."""
+    report = _deployment(ctx).status()
+    state = report.endpoint
     click.echo(f"endpoint: {state.name}")
     click.echo(f"status:   {state.status}")
-    click.echo(f"config:   {state.config_name}")
+    click.echo(f"config:   {state.config_name} (serving)")
+    if report.desired_config and report.desired_config != state.config_name:
+        click.echo(f"desired:  {report.desired_config} (Terraform's; not serving)")
+    if report.previous_config:
+        rollout = report.last_rollout
+        detail = f" (last rollout {rollout.outcome} at {rollout.at})" if rollout is not None else ""
+        click.echo(f"previous: {report.previous_config}{detail}")
     for variant, count in state.instance_counts.items():
-        click.echo(f"variant:  {variant} ({count} instances)")
+        desired = state.desired_instance_counts.get(variant, count)
+        click.echo(f"variant:  {variant} ({count} instances, desired {desired})")
+    click.echo(f"rollout:  {state.rollout or 'none (SageMaker default)'}")
+    if state.async_output_s3_uri:
+        click.echo(f"async:    {state.async_output_s3_uri}")
     if state.failure_reason:
         click.echo(f"failure:  {state.failure_reason}")
     for image in state.resolved_images:
         click.echo(f"serving:  {image}")
+    for alarm in report.alarms:
+        click.echo(f"alarm:    {alarm.name} {alarm.state} ({alarm.metric})".replace(" ()", ""))
 
 
 @main.command()
@@ -261,3 +286,8 @@ def local_status(ctx: click.Context) -> None:
 
 
 main.add_command(infer)
+main.add_command(serve)
+main.add_command(cost_command)
+main.add_command(bootstrap_state)
+main.add_command(model)
+main.add_command(preflight_command)

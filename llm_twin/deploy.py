@@ -7,19 +7,32 @@ passes in, so tests can capture it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llm_twin import render
-from llm_twin.aws import AwsClients, Credentials, EndpointState, Identity
+from botocore.exceptions import ClientError
+
+from llm_twin import cost, render, state_backend
+from llm_twin.aws import AlarmState, AwsClients, Credentials, EndpointState, Identity
 from llm_twin.credentials import read_credentials, write_credentials
-from llm_twin.errors import BootstrapRequiredError, SettingsError, StateError, TerraformError
+from llm_twin.errors import (
+    BootstrapRequiredError,
+    EndpointNotFoundError,
+    RolloutRolledBackError,
+    SettingsError,
+    StateError,
+    TerraformError,
+)
 from llm_twin.local.daemon import LocalAws
+from llm_twin.pricing import live_hosting_price
 from llm_twin.progress import ProgressEvent
 from llm_twin.settings import Settings
+from llm_twin.state_bucket import StateBucketResult, ensure_state_bucket, state_bucket_exists
 from llm_twin.terraform import OutputValue, PlanResult, Terraform, TerraformConfig
 
 # The emulator accepts any key; these name the admin identity on the local target.
@@ -28,6 +41,8 @@ LOCAL_ADMIN = Credentials(access_key_id="test", secret_access_key="test")
 STATE_ONLY = Credentials()
 ACCESS_KEY_ADDRESS = "module.iam.aws_iam_access_key.deployer[0]"
 ENDPOINT_WAIT_SECONDS = 3600.0
+ROLLOUTS_FILE = "rollouts.jsonl"
+"""Config changes `apply` observed, next to the main stack's files: SageMaker keeps no history."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,22 @@ class StackPaths:
     def data_dir(self) -> Path:
         return self.root / ".terraform"
 
+    def make_private(self) -> None:
+        """Owner-only stack files: state and plans carry every secret the stack knows.
+
+        The runner's umask covers what terraform creates from now on; this fixes files an
+        earlier version left 0644, since terraform keeps a file's mode when it rewrites it.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+        for path in (self.state, self.state.with_name(self.state.name + ".backup"), self.plan, self.tfvars):
+            if path.is_file():
+                path.chmod(0o600)
+
+    @property
+    def backend_file(self) -> Path:
+        return self.root / "backend.s3.tfbackend"
+
 
 @dataclass(frozen=True)
 class BootstrapResult:
@@ -66,6 +97,35 @@ class ApplyResult:
     changed: bool
     endpoint: EndpointState | None
     outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RolloutRecord:
+    """One endpoint-config change an apply made, as it was observed."""
+
+    previous_config: str
+    """What served before the apply."""
+    target_config: str
+    """What Terraform built and asked SageMaker to switch to."""
+    serving_config: str
+    """What served once the endpoint was InService again."""
+    outcome: str
+    """completed, or rolled back (SageMaker went back to previous_config)."""
+    at: str
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    """What `llm-twin status` shows."""
+
+    endpoint: EndpointState
+    desired_config: str | None
+    """Terraform's endpoint config; differs from endpoint.config_name after a rollback."""
+    previous_config: str | None
+    """The config that served before the last change `apply` made (SageMaker keeps no history)."""
+    last_rollout: RolloutRecord | None
+    alarms: tuple[AlarmState, ...]
 
 
 Notify = Callable[[str], None]
@@ -86,6 +146,7 @@ class Deployment:
         self._say = on_message or (lambda _message: None)
         self.bootstrap_paths = StackPaths(settings.target_dir() / "bootstrap")
         self.main_paths = StackPaths(settings.target_dir() / "main")
+        self._state_bucket: str | None = None
 
     # -- identities ------------------------------------------------------------
 
@@ -140,18 +201,93 @@ class Deployment:
         if s.endpoint_url:
             env["AWS_ENDPOINT_URL"] = s.endpoint_url
         working_dir = s.terraform_dir / "bootstrap" if stack == "bootstrap" else s.terraform_dir
+        data_dir = paths.data_dir
+        backend: dict[str, str] | Path = {"path": str(paths.state.resolve())}
+        if s.state_backend == "s3":
+            if not (credentials.access_key_id or credentials.profile):
+                credentials = self.admin_credentials()  # reading remote state needs an identity
+                env.update(credentials.as_env())
+            working_dir, backend = self._stage_s3(stack, paths)
+            data_dir = paths.root / ".terraform-s3"  # never mixed with a local backend's data dir
         config = TerraformConfig(
             binary=s.terraform_binary,
             working_dir=working_dir,
-            data_dir=paths.data_dir,
+            data_dir=data_dir,
             plugin_dir=s.tf_plugin_dir,
             plugin_cache_dir=s.plugin_cache_dir,
             env=env,
         )
         terraform = Terraform(config, on_event=self._on_event)
-        paths.root.mkdir(parents=True, exist_ok=True)
-        terraform.init(backend_config={"path": str(paths.state.resolve())})
+        paths.make_private()
+        terraform.init(backend_config=backend)
         return terraform
+
+    # -- remote state ----------------------------------------------------------
+
+    def state_bucket(self) -> str:
+        """The S3 state bucket's name (asks STS for the account when STATE_BUCKET is empty)."""
+        if self.settings.state_bucket:
+            return self.settings.state_bucket
+        if self._state_bucket is None:
+            account = self.clients(self.admin_credentials()).identity().account
+            self._state_bucket = state_backend.state_bucket_name(self.settings, account)
+        return self._state_bucket
+
+    def bootstrap_state(self) -> StateBucketResult:
+        """Create or converge the state bucket (idempotent), then write each stack's backend file."""
+        self.ensure_local()
+        admin = self.admin_credentials()
+        self.identify("bootstrap-state", admin)
+        s3 = self.clients(admin).client("s3")
+        result = ensure_state_bucket(
+            s3, self.state_bucket(), self.settings.region, render.tags(self.settings)
+        )
+        for stack, paths in (("bootstrap", self.bootstrap_paths), ("main", self.main_paths)):
+            self.write_backend_file(stack, paths)
+        return result
+
+    def write_backend_file(self, stack: str, paths: StackPaths) -> Path:
+        config = state_backend.backend_config(self.settings, stack, self.state_bucket())
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.backend_file.write_text(state_backend.render_tfbackend(config))
+        return paths.backend_file
+
+    def _stage_s3(self, stack: str, paths: StackPaths) -> tuple[Path, Path]:
+        """The staged root with the S3 override, and its backend file; see `state_backend`."""
+        bucket = self.state_bucket()
+        if not state_bucket_exists(self.clients(self.admin_credentials()).client("s3"), bucket):
+            raise StateError(
+                f"STATE_BACKEND=s3 but the state bucket {bucket} does not exist: run `llm-twin bootstrap-state` first"
+            )
+        root = state_backend.stage_stack(self.settings.terraform_dir, stack, paths.root / "source")
+        return root, self.write_backend_file(stack, paths)
+
+    def cost_estimate(self) -> cost.CostEstimate:
+        """The worst-case estimate; live instance prices only on AWS with credentials, else the table."""
+        s = self.settings
+        live = None
+        if s.target == "aws" and s.pricing_source == "auto":
+            admin = self.admin_credentials()
+            live = live_hosting_price(
+                lambda region: AwsClients(admin, region, None), s.region, s.instance_type
+            )
+        return cost.estimate(s, cost.load_price_table(), live_instance_price=live)
+
+    def has_state(self, paths: StackPaths) -> bool:
+        """True once the stack has state: a local file, or the object in the state bucket."""
+        if self.settings.state_backend != "s3":
+            return paths.state.is_file()
+        stack = "bootstrap" if paths == self.bootstrap_paths else "main"
+        s3 = self.clients(self.admin_credentials()).client("s3")
+        try:
+            s3.head_object(Bucket=self.state_bucket(), Key=state_backend.state_key(self.settings, stack))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StateError(
+                f"reading the {stack} stack's state in {self.state_bucket()} failed: {exc}"
+            ) from exc
+        return True
 
     def _plan(
         self, terraform: Terraform, paths: StackPaths, variables: dict[str, Any], **options: Any
@@ -166,11 +302,11 @@ class Deployment:
             raise
 
     def bootstrapped(self) -> bool:
-        return self.bootstrap_paths.state.is_file() and self.credentials_path.is_file()
+        return self.has_state(self.bootstrap_paths) and self.credentials_path.is_file()
 
     def bootstrap_outputs(self) -> dict[str, Any]:
         """The bootstrap's outputs the main stack needs; BootstrapRequiredError before it ran."""
-        if not self.bootstrap_paths.state.is_file():
+        if not self.has_state(self.bootstrap_paths):
             raise BootstrapRequiredError(
                 "the main stack needs the bootstrap's outputs: run `make bootstrap` (llm-twin bootstrap) first"
             )
@@ -192,7 +328,7 @@ class Deployment:
             terraform,
             self.bootstrap_paths,
             render.bootstrap_vars(self.settings),
-            replace=[ACCESS_KEY_ADDRESS] if rotate_key and self.bootstrap_paths.state.is_file() else [],
+            replace=[ACCESS_KEY_ADDRESS] if rotate_key and self.has_state(self.bootstrap_paths) else [],
         )
         if plan.changes:
             terraform.apply(plan.plan_file or self.bootstrap_paths.plan)
@@ -258,6 +394,7 @@ class Deployment:
         """Plan to a file, apply exactly that plan, then wait for InService."""
         terraform, variables, credentials = self._main(as_admin)
         plan = self._plan(terraform, self.main_paths, variables)
+        serving_before = self._serving_config(credentials) if plan.changes and wait else None
         if plan.changes:
             terraform.apply(plan.plan_file or self.main_paths.plan)
         else:
@@ -271,11 +408,12 @@ class Deployment:
                 timeout=ENDPOINT_WAIT_SECONDS,
                 on_status=lambda state: self._say(f"endpoint {state.name}: {state.status}"),
             )
+            self._check_rollout(serving_before, outputs, endpoint)
         return ApplyResult(changed=plan.changes, endpoint=endpoint, outputs=outputs)
 
     def destroy(self, *, as_admin: bool = False) -> bool:
         """Destroy the main stack; False when there was nothing to destroy."""
-        if not self.main_paths.state.is_file():
+        if not self.has_state(self.main_paths):
             self._say("the main stack has no state on this target: nothing to destroy")
             return False
         terraform, variables, _ = self._main(as_admin)
@@ -285,14 +423,14 @@ class Deployment:
 
     def main_resources(self) -> list[str]:
         """Addresses still in the main stack's state (empty when it has none)."""
-        if not self.main_paths.state.is_file():
+        if not self.has_state(self.main_paths):
             return []
         terraform = self._terraform("main", STATE_ONLY)
         return [a for a in terraform.state_list() if not (a.startswith("data.") or ".data." in a)]
 
     def destroy_bootstrap(self) -> bool:
         """Destroy the admin stage, but never while the main stack still exists."""
-        if not self.bootstrap_paths.state.is_file():
+        if not self.has_state(self.bootstrap_paths):
             self._say("the bootstrap has no state on this target: nothing to destroy")
             return False
         self.ensure_local()
@@ -311,7 +449,7 @@ class Deployment:
         return True
 
     def outputs(self) -> dict[str, OutputValue]:
-        if not self.main_paths.state.is_file():
+        if not self.has_state(self.main_paths):
             return {}
         return self._terraform("main", STATE_ONLY).output()
 
@@ -319,6 +457,71 @@ class Deployment:
         self.ensure_local()
         credentials, _ = read_credentials(self.credentials_path)
         return self.clients(credentials).describe_endpoint(self.settings.endpoint)
+
+    # -- rollouts and status ---------------------------------------------------
+
+    @property
+    def rollouts_path(self) -> Path:
+        return self.main_paths.root / ROLLOUTS_FILE
+
+    def _serving_config(self, credentials: Credentials) -> str | None:
+        """The config the endpoint serves before an apply; None when there is no endpoint yet."""
+        try:
+            return self.clients(credentials).describe_endpoint(self.settings.endpoint).config_name
+        except EndpointNotFoundError:
+            return None
+
+    def _check_rollout(
+        self, serving_before: str | None, outputs: dict[str, Any], endpoint: EndpointState
+    ) -> None:
+        """Record a config change, and fail when SageMaker rolled it back.
+
+        A rolled-back update ends InService on the old config, so Terraform's waiter sees
+        success; only comparing what serves with what Terraform built tells the two apart.
+        """
+        desired = outputs.get("endpoint_config_name")
+        if serving_before is None or desired is None or serving_before == desired:
+            return
+        rolled_back = endpoint.config_name != desired
+        record = RolloutRecord(
+            previous_config=serving_before,
+            target_config=desired,
+            serving_config=endpoint.config_name,
+            outcome="rolled back" if rolled_back else "completed",
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            failure_reason=endpoint.failure_reason,
+        )
+        self.rollouts_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.rollouts_path.open("a") as handle:
+            handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+        if rolled_back:
+            raise RolloutRolledBackError(
+                f"the update of {endpoint.name} to {desired} was rolled back and it still serves "
+                f"{endpoint.config_name}: {endpoint.failure_reason or 'no reason given'}; "
+                "fix the model and apply again"
+            )
+
+    def last_rollout(self) -> RolloutRecord | None:
+        """The newest config change `apply` saw on this target, or None."""
+        if not self.rollouts_path.is_file():
+            return None
+        lines = [line for line in self.rollouts_path.read_text().splitlines() if line.strip()]
+        return RolloutRecord(**json.loads(lines[-1])) if lines else None
+
+    def status(self) -> EndpointStatus:
+        """The endpoint as SageMaker shows it, Terraform's config, the last rollout, and the alarms."""
+        endpoint = self.endpoint_state()
+        outputs = {name: output.value for name, output in self.outputs().items()}
+        credentials, _ = read_credentials(self.credentials_path)
+        alarm_names = list(outputs.get("alarm_names") or endpoint.rollback_alarms)
+        last = self.last_rollout()
+        return EndpointStatus(
+            endpoint=endpoint,
+            desired_config=outputs.get("endpoint_config_name"),
+            previous_config=last.previous_config if last is not None else None,
+            last_rollout=last,
+            alarms=tuple(self.clients(credentials).describe_alarms(alarm_names)),
+        )
 
     def validate(self) -> list[tuple[str, Any]]:
         """`terraform validate` of both stacks (init without credentials or backend access)."""

@@ -18,10 +18,13 @@ import click
 
 from llm_twin.errors import InferenceError, LlmTwinError
 from llm_twin.inference import (
+    ASYNC_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     ChatResult,
     GenerationResult,
     LLMInferenceSagemakerEndpoint,
+    async_bucket,
+    aws_clients,
 )
 from llm_twin.settings import load_settings
 from llm_twin.stream import ChatDelta, TokenEvent
@@ -120,6 +123,32 @@ def _event_json(event: TokenEvent | GenerationResult | ChatDelta | ChatResult) -
     }
 
 
+def _run_async(
+    client: LLMInferenceSagemakerEndpoint, settings: Any, as_json: bool, timeout: float
+) -> GenerationResult:
+    """Submit through S3, say where the answer will land (stderr, or a JSON event), then poll."""
+    clients = aws_clients(settings)
+    s3 = clients.client("s3")
+    bucket = async_bucket(clients.client("sagemaker"), client.endpoint_name)
+    invocation = client.submit_async(s3, bucket)
+    if as_json:
+        _emit(
+            {
+                "event": "submitted",
+                "inference_id": invocation.inference_id,
+                "input_location": invocation.input_location,
+                "output_location": invocation.output_location,
+                "failure_location": invocation.failure_location,
+            }
+        )
+    else:
+        click.echo(
+            f"» async inference {invocation.inference_id} submitted; waiting for {invocation.output_location}",
+            err=True,
+        )
+    return client.wait_async(s3, invocation, timeout=timeout)
+
+
 def _visible_text(event: Any) -> str:
     if isinstance(event, TokenEvent):
         return "" if event.token.special else event.token.text
@@ -157,6 +186,20 @@ def _visible_text(event: Any) -> str:
     callback=_positive,
     help="Seconds without a byte before the stream is given up.",
 )
+@click.option(
+    "--async",
+    "use_async",
+    is_flag=True,
+    help="InvokeEndpointAsync: upload the payload to S3, then poll for the answer (over 60 s is fine).",
+)
+@click.option(
+    "--async-timeout",
+    type=float,
+    default=ASYNC_TIMEOUT,
+    show_default=True,
+    callback=_positive,
+    help="With --async: seconds to wait for the output object.",
+)
 @click.pass_context
 def infer(
     ctx: click.Context,
@@ -171,9 +214,13 @@ def infer(
     as_json: bool,
     endpoint: str | None,
     read_timeout: float,
+    use_async: bool,
+    async_timeout: float,
 ) -> None:
     """Generate from PROMPT ('-' reads it from stdin), printing tokens as they arrive."""
     env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
+    if use_async and chat:
+        raise click.BadParameter("--async sends TGI's generate payload; drop --chat", param_hint="--async")
     parameters = _parameters(chat, max_new_tokens, temperature, top_p, stop, seed)
     printed = False
     try:
@@ -182,7 +229,10 @@ def infer(
             settings, endpoint_name=endpoint, read_timeout=read_timeout
         )
         events: Any
-        if chat:
+        if use_async:
+            client.set_payload(prompt, parameters)
+            events = [_run_async(client, settings, as_json, async_timeout)]
+        elif chat:
             messages = [{"role": "user", "content": prompt}]
             answer = client.chat(messages, stream=not no_stream, **parameters)
             events = [answer] if isinstance(answer, ChatResult) else answer
@@ -196,15 +246,17 @@ def infer(
             if as_json:
                 _emit(_event_json(event))
                 continue
+            # `printed` is set before the echo: a Ctrl-C landing right after a flush must still
+            # end the printed line.
             if isinstance(event, GenerationResult | ChatResult):
                 if not printed:
-                    click.echo(event.text if isinstance(event, GenerationResult) else event.content, nl=False)
                     printed = True
+                    click.echo(event.text if isinstance(event, GenerationResult) else event.content, nl=False)
                 continue
             text = _visible_text(event)
             if text:
-                click.echo(text, nl=False)  # click.echo flushes: one token, one flush
                 printed = True
+                click.echo(text, nl=False)  # click.echo flushes: one token, one flush
         if not as_json:
             click.echo()
     except LlmTwinError as exc:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +34,14 @@ from botocore.exceptions import (
 from llm_twin.aws import AwsClients, Credentials
 from llm_twin.credentials import read_credentials
 from llm_twin.errors import (
+    AsyncInferenceError,
+    AsyncTimeoutError,
     AwsError,
     EmulatorError,
     EndpointFailedError,
     EndpointNotFoundError,
     EndpointNotReadyError,
+    IncompleteGenerationError,
     InferenceError,
     LlmTwinError,
     ModelStreamError,
@@ -50,6 +54,7 @@ from llm_twin.stream import ChatDelta, TokenEvent, parse_chat_stream, parse_gene
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "AsyncInvocation",
     "ChatResult",
     "GenerationResult",
     "LLMInferenceSagemakerEndpoint",
@@ -63,6 +68,9 @@ DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 THROTTLE_BACKOFF = 1.0
+ASYNC_INPUT_PREFIX = "async/input/"
+ASYNC_TIMEOUT = 900.0
+"""How long `wait_async` polls by default: SageMaker's default async invocation timeout."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,19 @@ class GenerationResult:
     """`length`, `eos_token` or `stop_sequence`; None when the server sent no details."""
     generated_tokens: int | None
     """How many tokens were generated; None when the server did not say."""
+
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """An accepted InvokeEndpointAsync call: where its input is and where its result will be."""
+
+    inference_id: str
+    input_location: str
+    """s3://<bucket>/async/input/<uuid>.json, the uploaded payload."""
+    output_location: str
+    """Where SageMaker writes the answer."""
+    failure_location: str | None
+    """Where SageMaker writes an error (None when the config names no failure path)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +193,12 @@ class LLMInferenceSagemakerEndpoint:
     def generate(self) -> GenerationResult:
         """InvokeEndpoint with the current payload, as a typed result."""
         payload = _with_details({key: value for key, value in self.payload.items() if key != "stream"})
-        answer = self._json(self._invoke(payload))
+        return self._generation(self._invoke(payload))
+
+    @classmethod
+    def _generation(cls, raw: bytes) -> GenerationResult:
+        """TGI's generate answer (an object, or a list of one) as a typed result."""
+        answer = cls._json(raw)
         if isinstance(answer, list):
             answer = answer[0] if answer else {}
         if not isinstance(answer, dict) or "generated_text" not in answer:
@@ -183,7 +209,11 @@ class LLMInferenceSagemakerEndpoint:
         )
 
     def stream(self) -> Iterator[TokenEvent | GenerationResult]:
-        """Every token as it arrives, then a `GenerationResult`; errors keep `partial_text`."""
+        """Every token as it arrives, then a `GenerationResult`; errors keep `partial_text`.
+
+        TGI's last event always carries `generated_text`: a stream that ends without it was
+        cut short (a proxy or container closing it cleanly) and raises IncompleteGenerationError.
+        """
         payload = _with_details({**self.payload, "stream": True})
         parts = self._stream_parts(payload)
         texts: list[str] = []
@@ -198,8 +228,12 @@ class LLMInferenceSagemakerEndpoint:
                 finish_reason = event.details.finish_reason
                 generated_tokens = event.details.generated_tokens
             yield event
-        text = final_text if final_text is not None else "".join(texts)
-        yield GenerationResult(text, finish_reason, generated_tokens)
+        if final_text is None:
+            raise IncompleteGenerationError(
+                f"endpoint {self.endpoint_name!r} ended the stream before the generation's final event",
+                partial_text="".join(texts),
+            )
+        yield GenerationResult(final_text, finish_reason, generated_tokens)
 
     # -- Messages API --------------------------------------------------------------------------
 
@@ -276,12 +310,114 @@ class LLMInferenceSagemakerEndpoint:
         response = self._call("invoke_endpoint_with_response_stream", payload)
         return _guarded(payload_parts(response["Body"]), self.endpoint_name)
 
+    # -- async (InvokeEndpointAsync) ----------------------------------------------------------
+
+    def submit_async(self, s3_client: Any, bucket: str) -> AsyncInvocation:
+        """Upload the payload to s3://<bucket>/async/input/<uuid>.json and start the invocation."""
+        payload = _with_details({key: value for key, value in self.payload.items() if key != "stream"})
+        key = f"{ASYNC_INPUT_PREFIX}{uuid.uuid4()}.json"
+        input_location = f"s3://{bucket}/{key}"
+        try:
+            s3_client.put_object(
+                Bucket=bucket, Key=key, Body=json.dumps(payload).encode(), ContentType="application/json"
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise AwsError(f"uploading the async input to {input_location} failed: {exc}") from exc
+        try:
+            response = self.client.invoke_endpoint_async(
+                EndpointName=self.endpoint_name,
+                InputLocation=input_location,
+                ContentType="application/json",
+                Accept="application/json",
+            )
+        except ClientError as exc:
+            raise _client_error(exc, self.endpoint_name) from exc
+        except BotoCoreError as exc:
+            raise AwsError(f"invoking endpoint {self.endpoint_name!r} asynchronously failed: {exc}") from exc
+        return AsyncInvocation(
+            inference_id=response["InferenceId"],
+            input_location=input_location,
+            output_location=response["OutputLocation"],
+            failure_location=response.get("FailureLocation"),
+        )
+
+    def wait_async(
+        self,
+        s3_client: Any,
+        invocation: AsyncInvocation,
+        *,
+        timeout: float = ASYNC_TIMEOUT,
+        first_delay: float = 0.5,
+        max_delay: float = 10.0,
+        on_poll: Callable[[float], None] | None = None,
+    ) -> GenerationResult:
+        """Poll the output and failure objects, backing off, until one appears or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        delay = first_delay
+        while True:
+            output = _s3_object(s3_client, invocation.output_location)
+            if output is not None:
+                return self._generation(output)
+            if invocation.failure_location:
+                failure = _s3_object(s3_client, invocation.failure_location)
+                if failure is not None:
+                    raise AsyncInferenceError(
+                        f"async inference {invocation.inference_id} on {self.endpoint_name!r} failed: "
+                        f"{failure.decode(errors='replace').strip()} ({invocation.failure_location})"
+                    )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AsyncTimeoutError(
+                    f"async inference {invocation.inference_id} wrote nothing within {timeout:g}s; it may "
+                    f"still finish: its output will be {invocation.output_location}"
+                )
+            if on_poll is not None:
+                on_poll(delay)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, max_delay)
+
     @staticmethod
     def _json(raw: bytes) -> Any:
         try:
             return json.loads(raw)
         except ValueError as exc:
             raise StreamParseError(f"the endpoint answered with non-JSON: {raw[:200]!r}") from exc
+
+
+def aws_clients(settings: Settings) -> AwsClients:
+    """Clients as the identity `from_settings` invokes with (async needs S3 and SageMaker too)."""
+    return AwsClients(_inference_credentials(settings), settings.region, settings.endpoint_url)
+
+
+def async_bucket(sagemaker_client: Any, endpoint_name: str) -> str:
+    """The bucket of the endpoint's AsyncInferenceConfig output path; inputs go there too."""
+    try:
+        endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
+        config = sagemaker_client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    except ClientError as exc:
+        raise _client_error(exc, endpoint_name) from exc
+    except BotoCoreError as exc:
+        raise AwsError(f"describing endpoint {endpoint_name!r} failed: {exc}") from exc
+    output_path = (config.get("AsyncInferenceConfig") or {}).get("OutputConfig", {}).get("S3OutputPath")
+    if not output_path:
+        raise EndpointNotReadyError(
+            f"endpoint {endpoint_name!r} is not asynchronous (its config {endpoint['EndpointConfigName']} has "
+            "no AsyncInferenceConfig): set ASYNC_INFERENCE_ENABLED=true and apply, or drop --async"
+        )
+    return output_path.removeprefix("s3://").split("/", 1)[0]
+
+
+def _s3_object(s3_client: Any, uri: str) -> bytes | None:
+    """The object's bytes; None while it does not exist yet."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise AwsError(f"reading {uri} failed: {exc}") from exc
+    except BotoCoreError as exc:
+        raise AwsError(f"reading {uri} failed: {exc}") from exc
 
 
 def _with_details(payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from llm_twin import gpus
 from llm_twin.images import resolve_tgi_image
 from llm_twin.settings import Settings
 
@@ -35,7 +36,7 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
         "instance_type": settings.instance_type,
         "instance_count": settings.instance_count,
         "hf_model_id": settings.hf_model_id,
-        "num_gpus": settings.num_gpus,
+        "num_gpus": gpus.sm_num_gpus(settings.instance_type, settings.num_gpus),
         "max_input_tokens": settings.max_input_tokens,
         "max_total_tokens": settings.max_total_tokens,
         "max_batch_total_tokens": settings.max_batch_total_tokens,
@@ -65,6 +66,38 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
             "target_invocations_per_instance": settings.autoscaling_target,
             "scale_in_cooldown": settings.autoscaling_scale_in_cooldown,
             "scale_out_cooldown": settings.autoscaling_scale_out_cooldown,
+        },
+        **rollout_vars(settings),
+    }
+
+
+def rollout_vars(settings: Settings) -> dict[str, Any]:
+    """Safe rollout, its alarms, the scale-in schedule and async inference."""
+    return {
+        "rollout": {
+            "mode": settings.rollout_mode,
+            "canary_percent": settings.rollout_canary_percent,
+            "linear_step_percent": settings.rollout_linear_step_percent,
+            "wait_interval_in_seconds": settings.rollout_wait_seconds,
+            "termination_wait_in_seconds": settings.rollout_termination_wait_seconds,
+        },
+        "alarms": {
+            "invocation_5xx_enabled": settings.alarm_5xx_enabled,
+            "invocation_5xx_threshold": settings.alarm_5xx_threshold,
+            "latency_p99_enabled": settings.alarm_latency_p99_enabled,
+            "latency_p99_threshold_ms": settings.alarm_latency_p99_ms,
+            "setup_time_enabled": settings.alarm_setup_time_enabled,
+            "setup_time_threshold_seconds": settings.alarm_setup_time_seconds,
+        },
+        "scheduled_scaling": {
+            "enabled": settings.scheduled_scale_in,
+            "scale_in_cron": settings.scale_in_cron,
+            "scale_out_cron": settings.scale_out_cron,
+            "timezone": settings.schedule_timezone,
+        },
+        "async_inference": {
+            "enabled": settings.async_inference_enabled,
+            "max_concurrent_invocations_per_instance": settings.async_max_concurrent_invocations,
         },
     }
 

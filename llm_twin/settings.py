@@ -7,7 +7,9 @@ over `.env`, and both are read when `load_settings` is called, never at import t
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -77,6 +79,12 @@ PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 ENDPOINT_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 MODEL_ID_RE = re.compile(r"^(/[^\s]*|[A-Za-z0-9][\w.-]*/[\w.-]+|[A-Za-z0-9][\w.-]*)$")
+ROLLOUT_MODES = ("none", "all_at_once", "canary", "linear")
+# Application Auto Scaling's cron: six fields, minutes to year.
+CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+CRON_ALLOWED = (
+    "expected cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 19 ? * MON-FRI *)"
+)
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -125,7 +133,8 @@ class Settings:
     """Explicit image URI; overrides tgi_version."""
     instance_type: str = "ml.g5.2xlarge"
     instance_count: int = 1
-    num_gpus: int = 1
+    num_gpus: int | None = None
+    """SM_NUM_GPUS; None derives it from the instance type's GPU count (llm_twin.gpus)."""
     max_input_tokens: int = 2048
     max_total_tokens: int = 4096
     max_batch_total_tokens: int = 8192
@@ -144,6 +153,30 @@ class Settings:
     autoscaling_target: float = 5.0
     autoscaling_scale_in_cooldown: int = 600
     autoscaling_scale_out_cooldown: int = 300
+    rollout_mode: str = "all_at_once"
+    """Endpoint updates: none (SageMaker's default), or blue/green all_at_once, canary or linear."""
+    rollout_canary_percent: int = 10
+    rollout_linear_step_percent: int = 25
+    rollout_wait_seconds: int = 300
+    """Baking time between traffic steps, watched by the rollback alarms."""
+    rollout_termination_wait_seconds: int = 0
+    """How long the old fleet stays after the shift, for a fast manual way back."""
+    alarm_5xx_enabled: bool = True
+    alarm_5xx_threshold: int = 1
+    """Invocation5XXErrors per minute that fire the alarm."""
+    alarm_latency_p99_enabled: bool = True
+    alarm_latency_p99_ms: int = 30000
+    """p99 ModelLatency above this fires the alarm; generations are long, so the default is too."""
+    alarm_setup_time_enabled: bool = True
+    alarm_setup_time_seconds: int = 900
+    scheduled_scale_in: bool = False
+    """Hold the variant at AUTOSCALING_MIN_CAPACITY outside working hours."""
+    scale_in_cron: str = "cron(0 19 ? * MON-FRI *)"
+    scale_out_cron: str = "cron(0 7 ? * MON-FRI *)"
+    schedule_timezone: str = "UTC"
+    async_inference_enabled: bool = False
+    """An async endpoint config writing to s3://<bucket>/async/output/, for generations over 60 s."""
+    async_max_concurrent_invocations: int = 4
     force_destroy: bool | None = None
     """Destroy may empty the bucket/repository; defaults to true locally, false on AWS."""
     local_port: int = 4566
@@ -162,6 +195,27 @@ class Settings:
     """Offline provider mirror passed to `terraform init -plugin-dir`; unset uses the registry."""
     tf_plugin_cache_dir: Path | None = None
     """Provider cache shared by every stack and target; defaults under state_dir."""
+    gateway_token: Secret = Secret("")
+    """Bearer token for `llm-twin serve`; empty on a loopback host means one is generated per run."""
+    gateway_cors_origins: tuple[str, ...] = ()
+    """Origins (scheme://host[:port]) whose pages may call the gateway; ("*",) any; () same-origin only."""
+    gateway_max_body_bytes: int = 262144
+    """Largest request body the gateway reads; a larger one is answered 413 while it is still arriving."""
+    gateway_host: str = "127.0.0.1"
+    """Address `llm-twin serve` binds to; anything but loopback needs GATEWAY_TOKEN."""
+    gateway_port: int = 8080
+    state_backend: str = "local"
+    """Where Terraform keeps state: local files per target, or s3 (with a native S3 lock file)."""
+    state_bucket: str = ""
+    """The S3 state bucket; empty means <prefix>-tfstate-<account id>."""
+    cost_hours_per_month: int = 730
+    """Hours a month is billed for in `llm-twin cost` (AWS's own convention is 730)."""
+    cost_monthly_budget: float = 0.0
+    """USD a month that `apply` refuses to exceed on the aws target; 0 means no limit."""
+    model_storage_gb: float = 16.0
+    """GB of model weights and state kept in S3, for the storage line of the estimate."""
+    pricing_source: str = "auto"
+    """auto: AWS's Pricing API when credentials exist and it answers quickly, else the table; table: never ask."""
 
     @property
     def endpoint(self) -> str:
@@ -203,6 +257,16 @@ def _int(lo: int, hi: int | None = None) -> Callable[[str, str], int]:
     return parse
 
 
+def _optional_int(lo: int, hi: int) -> Callable[[str, str], int | None]:
+    """Empty means "derive it"; anything else must be a whole number in range."""
+    parse = _int(lo, hi)
+
+    def parse_optional(name: str, raw: str) -> int | None:
+        return None if raw.strip() == "" else parse(name, raw)
+
+    return parse_optional
+
+
 def _positive_float(name: str, raw: str) -> float:
     try:
         value = float(raw)
@@ -210,6 +274,16 @@ def _positive_float(name: str, raw: str) -> float:
         raise _fail(name, raw, "expected a number > 0") from None
     if not value > 0:
         raise _fail(name, raw, "expected a number > 0")
+    return value
+
+
+def _non_negative_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _fail(name, raw, "expected a number >= 0") from None
+    if not (value >= 0 and value < float("inf")):
+        raise _fail(name, raw, "expected a number >= 0")
     return value
 
 
@@ -261,6 +335,13 @@ def _s3_prefix(name: str, raw: str) -> str:
     return raw
 
 
+def _timezone(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value != "UTC" and value not in zoneinfo.available_timezones():
+        raise _fail(name, raw, "expected UTC or an IANA time zone such as Europe/Berlin")
+    return value
+
+
 def _text(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -275,6 +356,51 @@ def _path(name: str, raw: str) -> Path:
 
 def _optional_path(name: str, raw: str) -> Path | None:
     return Path(raw).expanduser() if raw.strip() else None
+
+
+GATEWAY_TOKEN_RE = re.compile(r"^[!-~]{16,512}$")
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+HOST_RE = re.compile(
+    r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _gateway_token(name: str, raw: str) -> Secret:
+    # The value is never echoed back, not even in the error: it is a secret either way.
+    value = raw.strip()
+    if value and not GATEWAY_TOKEN_RE.match(value):
+        raise SettingsError(
+            f"{name} is invalid: expected 16-512 printable ASCII characters without spaces "
+            "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return Secret(value)
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if origins == ("*",):
+        return origins
+    for origin in origins:
+        if not ORIGIN_RE.match(origin):
+            raise _fail(
+                name,
+                raw,
+                f"{origin!r} is not an origin: expected comma-separated scheme://host[:port] without a path, "
+                "e.g. http://localhost:3000, or * alone",
+            )
+    return origins
+
+
+def _host(name: str, raw: str) -> str:
+    value = raw.strip()
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if len(value) > 253 or not HOST_RE.match(value):
+        raise _fail(name, raw, "expected an IP address such as 127.0.0.1 or 0.0.0.0, or a host name")
+    return value
 
 
 # env name -> (field, parser). Order matters only for which error is reported first.
@@ -311,7 +437,7 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
         _pattern(INSTANCE_RE, "expected a SageMaker instance type starting with 'ml.', e.g. ml.g5.2xlarge"),
     ),
     "SAGEMAKER_INSTANCE_COUNT": ("instance_count", _int(1)),
-    "SM_NUM_GPUS": ("num_gpus", _int(1, 8)),
+    "SM_NUM_GPUS": ("num_gpus", _optional_int(1, 8)),
     "MAX_INPUT_TOKENS": ("max_input_tokens", _int(1)),
     "MAX_TOTAL_TOKENS": ("max_total_tokens", _int(2)),
     "MAX_BATCH_TOTAL_TOKENS": ("max_batch_total_tokens", _int(2)),
@@ -327,6 +453,23 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "AUTOSCALING_TARGET_INVOCATIONS": ("autoscaling_target", _positive_float),
     "AUTOSCALING_SCALE_IN_COOLDOWN": ("autoscaling_scale_in_cooldown", _int(0, 86400)),
     "AUTOSCALING_SCALE_OUT_COOLDOWN": ("autoscaling_scale_out_cooldown", _int(0, 86400)),
+    "ROLLOUT_MODE": ("rollout_mode", _choice(*ROLLOUT_MODES)),
+    "ROLLOUT_CANARY_PERCENT": ("rollout_canary_percent", _int(1, 50)),
+    "ROLLOUT_LINEAR_STEP_PERCENT": ("rollout_linear_step_percent", _int(10, 50)),
+    "ROLLOUT_WAIT_SECONDS": ("rollout_wait_seconds", _int(0, 3600)),
+    "ROLLOUT_TERMINATION_WAIT_SECONDS": ("rollout_termination_wait_seconds", _int(0, 3600)),
+    "ALARM_5XX_ENABLED": ("alarm_5xx_enabled", _bool),
+    "ALARM_5XX_THRESHOLD": ("alarm_5xx_threshold", _int(1)),
+    "ALARM_LATENCY_P99_ENABLED": ("alarm_latency_p99_enabled", _bool),
+    "ALARM_LATENCY_P99_MS": ("alarm_latency_p99_ms", _int(1, 3_600_000)),
+    "ALARM_SETUP_TIME_ENABLED": ("alarm_setup_time_enabled", _bool),
+    "ALARM_SETUP_TIME_SECONDS": ("alarm_setup_time_seconds", _int(1, 3600)),
+    "SCHEDULED_SCALE_IN": ("scheduled_scale_in", _bool),
+    "SCALE_IN_CRON": ("scale_in_cron", _pattern(CRON_RE, CRON_ALLOWED)),
+    "SCALE_OUT_CRON": ("scale_out_cron", _pattern(CRON_RE, CRON_ALLOWED)),
+    "SCHEDULE_TIMEZONE": ("schedule_timezone", _timezone),
+    "ASYNC_INFERENCE_ENABLED": ("async_inference_enabled", _bool),
+    "ASYNC_MAX_CONCURRENT_INVOCATIONS": ("async_max_concurrent_invocations", _int(1, 1000)),
     "FORCE_DESTROY": ("force_destroy", _optional_bool),
     "LOCAL_AWS_PORT": ("local_port", _int(1, 65535)),
     "LOCAL_AWS_ENFORCE_IAM": ("local_enforce_iam", _bool),
@@ -336,6 +479,23 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TF_CLI": ("terraform_binary", _text),
     "TF_PLUGIN_DIR": ("tf_plugin_dir", _optional_path),
     "TF_PLUGIN_CACHE_DIR": ("tf_plugin_cache_dir", _optional_path),
+    "GATEWAY_TOKEN": ("gateway_token", _gateway_token),
+    "GATEWAY_CORS_ORIGINS": ("gateway_cors_origins", _origins),
+    "GATEWAY_MAX_BODY_BYTES": ("gateway_max_body_bytes", _int(1024, 64 * 1024 * 1024)),
+    "GATEWAY_HOST": ("gateway_host", _host),
+    "GATEWAY_PORT": ("gateway_port", _int(1, 65535)),
+    "STATE_BACKEND": ("state_backend", _choice("local", "s3")),
+    "STATE_BUCKET": (
+        "state_bucket",
+        _pattern(
+            re.compile(r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"),
+            "expected empty or an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'",
+        ),
+    ),
+    "COST_HOURS_PER_MONTH": ("cost_hours_per_month", _int(1, 744)),
+    "COST_MONTHLY_BUDGET_USD": ("cost_monthly_budget", _non_negative_float),
+    "MODEL_STORAGE_GB": ("model_storage_gb", _non_negative_float),
+    "PRICING_SOURCE": ("pricing_source", _choice("auto", "table")),
 }
 
 _DEFAULTS = {f.name: f.default for f in fields(Settings)}
@@ -354,6 +514,11 @@ def _check_relations(s: Settings) -> None:
     if s.max_batch_total_tokens < s.max_total_tokens:
         raise SettingsError(
             f"MAX_BATCH_TOTAL_TOKENS={s.max_batch_total_tokens} must be >= MAX_TOTAL_TOKENS={s.max_total_tokens}"
+        )
+    if s.scheduled_scale_in and not s.autoscaling_enabled:
+        raise SettingsError(
+            "SCHEDULED_SCALE_IN=true needs AUTOSCALING_ENABLED=true: the schedule moves the scalable "
+            "target's bounds, and there is none without autoscaling"
         )
     if s.autoscaling_max < s.autoscaling_min:
         raise SettingsError(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from llm_twin.errors import TerraformError
+from llm_twin.errors import StateLockedError, TerraformError
 from llm_twin.progress import (
     ChangeSummary,
     Diagnostic,
@@ -56,6 +56,9 @@ EventCallback = Callable[[ProgressEvent], None]
 _READ_SIZE = 65536
 _MAX_DETAIL = 400
 _STDERR_JOIN_SECONDS = 10.0
+PRIVATE_UMASK = 0o077
+"""The terraform child's umask: state, backup and plan files come out 0600."""
+_LOG_SWITCHES = ("TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_CORE")
 _BOX_PREFIX = re.compile(r"^[\u2502\u2577\u2575] ?")
 
 
@@ -199,7 +202,7 @@ class Terraform:
 
     # -- commands -----------------------------------------------------------
 
-    def init(self, backend_config: Mapping[str, str] | None = None, reconfigure: bool = False) -> None:
+    def init(self, backend_config: Mapping[str, str] | Path | None = None, reconfigure: bool = False) -> None:
         """`terraform init`, from `plugin_dir` when configured; events stream to `on_event`."""
         plugin_dir = self.config.plugin_dir
         args = _flags(
@@ -327,6 +330,12 @@ class Terraform:
             empty = data_dir / "empty.tfrc"
             empty.touch()
             env["TF_CLI_CONFIG_FILE"] = str(empty)
+        if any(env.get(name) for name in _LOG_SWITCHES):
+            # Providers log request and response bodies at DEBUG (a model's HF_TOKEN included);
+            # terraform's own log is kept, the providers' is switched off.
+            for name in [n for n in env if n.startswith(("TF_LOG_PROVIDER", "TF_LOG_SDK"))]:
+                del env[name]
+            env["TF_LOG_PROVIDER"] = "off"
         return env
 
     def _run(
@@ -347,6 +356,9 @@ class Terraform:
                 stderr=subprocess.PIPE,
                 env=self._environment(),
                 start_new_session=True,
+                # State, backups and plans hold every secret the stack knows (the HF token,
+                # the deployer's key): whatever terraform creates is owner-only.
+                umask=PRIVATE_UMASK,
             )
         except OSError as exc:
             raise TerraformError(
@@ -430,6 +442,14 @@ class Terraform:
                 status = f"was killed by signal {-code}"
         else:
             status = f"exited with code {code}"
+        locked = _lock_holder(run)
+        if locked is not None:
+            return StateLockedError(
+                f"{self._name(subcommand)} {status}: the state is locked by another run ({locked}); "
+                "wait for it to finish, or if it died, run `terraform force-unlock <ID>` on this stack",
+                returncode=code,
+                stderr=run.stderr,
+            )
         cause = reason or _first_error_text(run)
         message = f"{self._name(subcommand)} {status}" + (f": {cause}" if cause else "")
         return TerraformError(message, returncode=code, stderr=run.stderr)
@@ -508,6 +528,23 @@ def _last(events: Iterable[ProgressEvent], kind: type) -> Any:
 
 def _diagnostics(events: Iterable[ProgressEvent]) -> tuple[Diagnostic, ...]:
     return tuple(e for e in events if isinstance(e, Diagnostic))
+
+
+_LOCK_INFO = re.compile(r"^\s*(ID|Who|Operation|Created):\s*(.*?)\s*$", re.MULTILINE)
+
+
+def _lock_holder(run: _Run) -> str | None:
+    """Who holds the lock, from terraform's "Error acquiring the state lock"; None for other errors."""
+    diagnostic = first_error(run.events)
+    if diagnostic is not None and diagnostic.summary == "Error acquiring the state lock":
+        text = diagnostic.detail
+    elif "Error acquiring the state lock" in run.stderr:
+        text = run.stderr
+    else:
+        return None
+    info = {name: value for name, value in _LOCK_INFO.findall(text) if value}
+    labels = (("Who", "held by"), ("Operation", "for"), ("Created", "since"), ("ID", "lock ID"))
+    return ", ".join(f"{label} {info[key]}" for key, label in labels if key in info) or "holder unknown"
 
 
 def _first_error_text(run: _Run) -> str:

@@ -36,3 +36,30 @@ def test_explicit_image_uri_replaces_the_catalogue_tag() -> None:
     endpoint = render.main_vars(s, BOOTSTRAP_OUTPUTS)["endpoint"]
     assert endpoint["image_uri"] == "123.dkr.ecr.eu-central-1.amazonaws.com/x:1"
     assert "tgi_image_tag" not in endpoint
+
+
+def test_rollout_alarms_schedule_and_async_reach_the_variables() -> None:
+    s = load_settings(
+        {
+            "ROLLOUT_MODE": "linear",
+            "ROLLOUT_LINEAR_STEP_PERCENT": "20",
+            "ALARM_SETUP_TIME_ENABLED": "false",
+            "AUTOSCALING_ENABLED": "true",
+            "SCHEDULED_SCALE_IN": "true",
+            "SCHEDULE_TIMEZONE": "Europe/Berlin",
+            "ASYNC_INFERENCE_ENABLED": "true",
+        },
+        dotenv_path=None,
+    )
+    variables = render.main_vars(s, BOOTSTRAP_OUTPUTS)
+    assert variables["rollout"]["mode"] == "linear"
+    assert variables["rollout"]["linear_step_percent"] == 20
+    assert variables["alarms"]["setup_time_enabled"] is False
+    assert variables["alarms"]["latency_p99_threshold_ms"] == 30000
+    assert variables["scheduled_scaling"] == {
+        "enabled": True,
+        "scale_in_cron": "cron(0 19 ? * MON-FRI *)",
+        "scale_out_cron": "cron(0 7 ? * MON-FRI *)",
+        "timezone": "Europe/Berlin",
+    }
+    assert variables["async_inference"] == {"enabled": True, "max_concurrent_invocations_per_instance": 4}

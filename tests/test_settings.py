@@ -9,7 +9,7 @@ from llm_twin.settings import Secret, load_settings
 def test_defaults_follow_the_book() -> None:
     s = load_settings({}, dotenv_path=None)
     assert (s.target, s.region, s.instance_type) == ("local", "eu-central-1", "ml.g5.2xlarge")
-    assert (s.max_input_tokens, s.max_total_tokens, s.num_gpus) == (2048, 4096, 1)
+    assert (s.max_input_tokens, s.max_total_tokens, s.num_gpus) == (2048, 4096, None)
     assert s.hf_model_id == "mlabonne/TwinLlama-3.1-8B-DPO"
     assert s.endpoint == "llm-twin-endpoint"
 
@@ -74,3 +74,44 @@ def test_bad_settings_name_the_setting_and_what_is_allowed(environ: dict[str, st
 
 def test_aws_target_accepts_a_profile_instead_of_keys() -> None:
     assert load_settings({"TARGET": "aws", "AWS_PROFILE": "admin"}, dotenv_path=None).target == "aws"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"ROLLOUT_MODE": "blue_green"},
+            "ROLLOUT_MODE='blue_green' is invalid: allowed: none, all_at_once, canary, linear",
+        ),
+        (
+            {"ROLLOUT_CANARY_PERCENT": "60"},
+            "ROLLOUT_CANARY_PERCENT='60' is invalid: expected a whole number from 1 to 50",
+        ),
+        ({"ROLLOUT_LINEAR_STEP_PERCENT": "5"}, "from 10 to 50"),
+        ({"ROLLOUT_WAIT_SECONDS": "3601"}, "from 0 to 3600"),
+        ({"ALARM_LATENCY_P99_MS": "0"}, "ALARM_LATENCY_P99_MS='0' is invalid"),
+        (
+            {"SCALE_IN_CRON": "0 19 * * 1-5"},
+            "expected cron(minutes hours day-of-month month day-of-week year)",
+        ),
+        ({"SCHEDULE_TIMEZONE": "Berlin"}, "expected UTC or an IANA time zone"),
+        ({"SCHEDULED_SCALE_IN": "true"}, "SCHEDULED_SCALE_IN=true needs AUTOSCALING_ENABLED=true"),
+        ({"ASYNC_MAX_CONCURRENT_INVOCATIONS": "0"}, "from 1 to 1000"),
+    ],
+)
+def test_rollout_schedule_and_async_settings_are_checked(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, dotenv_path=None)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_rollout_defaults_are_blue_green_with_alarms_and_no_schedule_or_async() -> None:
+    s = load_settings({}, dotenv_path=None)
+    assert s.rollout_mode == "all_at_once"
+    assert (s.alarm_5xx_enabled, s.alarm_latency_p99_enabled, s.alarm_setup_time_enabled) == (
+        True,
+        True,
+        True,
+    )
+    assert (s.scheduled_scale_in, s.async_inference_enabled) == (False, False)

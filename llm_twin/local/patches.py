@@ -15,11 +15,12 @@ from moto.applicationautoscaling import models as aas_models
 from moto.applicationautoscaling import responses as aas_responses
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+from moto.s3 import responses as s3_responses
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
-from llm_twin.local import authz
+from llm_twin.local import authz, conditional, multipart, quotas, secure_transport
 
 _APPLIED = False
 
@@ -187,6 +188,75 @@ def _patch_sagemaker_empty_blocks() -> None:
         setattr(cls, action, describe)
 
 
+DEPLOYMENT_CONFIG_ATTRIBUTE = "llm_twin_last_deployment_config"
+"""Where the endpoint keeps the DeploymentConfig of its last CreateEndpoint/UpdateEndpoint."""
+
+
+def record_deployment_config(endpoint: Any, config: dict[str, Any] | None) -> None:
+    """Keep the call's DeploymentConfig (None clears it), as AWS shows it in LastDeploymentConfig."""
+    setattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, config or None)
+
+
+def last_deployment_config(endpoint: Any) -> dict[str, Any] | None:
+    return getattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, None)
+
+
+def _patch_sagemaker_deployment_config() -> None:
+    """Keep an endpoint's DeploymentConfig and show it as LastDeploymentConfig.
+
+    moto drops it, so the provider reads no deployment_config back and every plan after an
+    apply would add it again. UpdateEndpoint records it in `llm_twin.local.runtime`.
+    """
+    cls = sm_responses.SageMakerResponse
+    create = cls.create_endpoint
+    describe = cls.describe_endpoint
+
+    def create_endpoint(self: Any) -> Any:
+        result = create(self)
+        endpoint = self.sagemaker_backend.endpoints.get(self._get_param("EndpointName"))
+        if endpoint is not None:
+            record_deployment_config(endpoint, self._get_param("DeploymentConfig"))
+        return result
+
+    def describe_endpoint(self: Any) -> Any:
+        result = describe(self)
+        endpoint = self.sagemaker_backend.endpoints.get(self._get_param("EndpointName"))
+        config = last_deployment_config(endpoint) if endpoint is not None else None
+        if config is None:
+            return result
+        return ActionResult({**result.result, "LastDeploymentConfig": config})
+
+    cls.create_endpoint = create_endpoint
+    cls.describe_endpoint = describe_endpoint
+
+
+def _patch_s3_eventbridge_notification() -> None:
+    """Show a bucket's EventBridge notification in GetBucketNotificationConfiguration.
+
+    moto stores `EventBridgeConfiguration` but leaves it out of the response, so the
+    provider reads `eventbridge = false` back and every plan after an apply turns it on again.
+    """
+    cls = s3_responses.S3Response
+    original = cls.get_bucket_notification
+
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return original(self)
+        serialize = self.serialized
+
+        def with_eventbridge(action_result: ActionResult) -> Any:
+            return serialize(ActionResult({**action_result.result, "EventBridgeConfiguration": {}}))
+
+        self.serialized = with_eventbridge  # this request's response object only
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    cls.get_bucket_notification = get_bucket_notification
+
+
 def apply_all() -> None:
     """Apply every patch once per process."""
     global _APPLIED
@@ -195,5 +265,11 @@ def apply_all() -> None:
     _patch_hosting_instance_types()
     _patch_autoscaling_tags()
     _patch_sagemaker_empty_blocks()
+    _patch_sagemaker_deployment_config()
+    _patch_s3_eventbridge_notification()
+    conditional.apply()
+    secure_transport.apply()
+    multipart.apply()
+    quotas.apply()
     authz.apply_if_requested()
     _APPLIED = True

@@ -14,6 +14,11 @@ moto stores endpoints but runs nothing, and neither moto nor LocalStack speaks
                                       is re-encoded as AWS event-stream `PayloadPart`s as it is
                                       produced, so boto3 decodes it exactly as it decodes AWS.
                                       An endpoint that is Updating keeps serving on its old server.
+                                      With a blue/green DeploymentConfig, a new server that answers
+                                      takes the traffic and bakes for WaitIntervalInSeconds (capped
+                                      by LLM_TWIN_BAKE_CAP_SECONDS, default 5); a rollback alarm in
+                                      ALARM meanwhile sends traffic back to the old server
+                                      (RollingBack, then InService with a FailureReason naming it).
                                       Under LOCAL_AWS_ENFORCE_IAM the caller is authorized first,
                                       on the endpoint's ARN, by the checks of `authz`.
 
@@ -31,12 +36,25 @@ Debugging knobs, in the emulator's environment, so clients are tested against a 
     LLM_TWIN_THROTTLE_FIRST=N       (read per invocation) answers the first N invocations that
                                     reach a serving endpoint with ThrottlingException.
     LLM_TWIN_STALL_AFTER_PARTS=N    (read per invocation) goes silent after the Nth PayloadPart
-                                    of every stream, for LLM_TWIN_STALL_SECONDS (default 600).
+                                    of every stream, for LLM_TWIN_STALL_SECONDS (default 600) or
+                                    until the model server dies, whichever comes first.
+    LLM_TWIN_FAULT=KIND[@N]         (read per invocation) one fault in every stream; a request's
+                                    CustomAttributes `llm-twin-fault=KIND[@N]` (or `=none`) replaces
+                                    it and the stall, so one emulator serves every kind. Re-cuts, the
+                                    events unchanged: split_lines (every line across two parts),
+                                    split_utf8 (every multi-byte character across two parts),
+                                    coalesce (the whole stream in one part), no_final_newline (the
+                                    stream ends right after the last JSON). Breaks, after the Nth
+                                    PayloadPart (default 1): model_stream_error,
+                                    internal_stream_failure, tgi_error (TGI's own error event, then
+                                    the end), reset (a TCP reset of the client's connection),
+                                    truncate (a clean end of the stream, mid-generation).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import json
 import logging
@@ -44,6 +62,8 @@ import os
 import random
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,9 +72,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from moto.core.responses import ActionResult
@@ -64,7 +84,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
 from llm_twin import eventstream
-from llm_twin.local import authz
+from llm_twin.local import authz, patches
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +105,16 @@ THROTTLE_FIRST_ENV = "LLM_TWIN_THROTTLE_FIRST"
 STALL_AFTER_PARTS_ENV = "LLM_TWIN_STALL_AFTER_PARTS"
 STALL_SECONDS_ENV = "LLM_TWIN_STALL_SECONDS"
 DEFAULT_STALL_SECONDS = 600.0
+BAKE_CAP_ENV = "LLM_TWIN_BAKE_CAP_SECONDS"
+DEFAULT_BAKE_CAP_SECONDS = 5.0
+FAULT_ENV = "LLM_TWIN_FAULT"
+FAULT_ATTRIBUTE = "llm-twin-fault"
+"""The CustomAttributes key that picks one invocation's stream fault, over LLM_TWIN_FAULT."""
+RESET_GRACE_SECONDS = 0.5
+"""How long a `reset` waits before the reset, so the client has read the parts before it."""
 TGI_ENVIRONMENT = "HF_MODEL_ID"
+MODEL_MANIFEST = "llm-twin-manifest.json"
+"""Written last by `llm-twin model push`; when present, downloads are checked against it."""
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 _INVOCATION_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<kind>invocations(?:-response-stream)?)$")
@@ -112,6 +141,9 @@ class ModelServer:
     """None while the stand-in is still being made."""
     stand_in: bool
     log_path: Path
+    model_data_uri: str | None = None
+    """The container's ModelDataSource S3 prefix; downloaded from the emulator's S3 before the start."""
+    account_id: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     ready: bool = False
@@ -151,6 +183,8 @@ class LocalRuntime:
         self.servers: dict[str, ModelServer] = {}
         self._lock = threading.Lock()
         self._stand_in_lock = threading.Lock()
+        self.model_cache_dir = Path(state_dir) / "emulator" / "model-cache"
+        self._model_cache_lock = threading.Lock()
 
     # -- lifecycle driven by the SageMaker API --------------------------------------------
 
@@ -209,16 +243,52 @@ class LocalRuntime:
 
         def settle() -> None:
             if self._await_ready(server, variant):
-                switch(server)
-                self._watch(endpoint, server)
-                return
+                fired = self._bake(backend, endpoint, server)
+                if fired is None:
+                    switch(server)
+                    self._watch(endpoint, server)
+                    return
+                server.failure = f"alarm {fired} went to ALARM while the new fleet was baking"
+            # AWS shows RollingBack while the new fleet goes; the old one never stopped serving.
+            endpoint.endpoint_status = "RollingBack"
             server.stop()
             current = self.server_for(endpoint.arn)
-            endpoint.failure_reason = f"update to {config_name} rolled back: {server.failure}"
+            endpoint.failure_reason = (
+                f"update to {config_name} rolled back{_rollout_phrase(endpoint)}: {server.failure}"
+            )
             endpoint.endpoint_status = "InService" if current is not None and current.alive() else "Failed"
             endpoint.last_modified_time = utcnow()
 
         threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+    def _bake(self, backend: Any, endpoint: Any, server: ModelServer) -> str | None:
+        """Blue/green baking: traffic goes to the new server while the rollback alarms are watched.
+
+        Returns the first rollback alarm found in ALARM (the old server is serving again by then),
+        or None once the wait is over. Canary and linear shifts are baked as one step here, for
+        WaitIntervalInSeconds capped at LLM_TWIN_BAKE_CAP_SECONDS, so local updates stay quick.
+        """
+        routing, alarms = _blue_green(endpoint)
+        seconds = min(float(routing.get("WaitIntervalInSeconds") or 0), _bake_cap(os.environ))
+        if not routing or seconds <= 0:
+            return None
+        with self._lock:
+            previous = self.servers.get(endpoint.arn)
+            self.servers[endpoint.arn] = server
+        deadline = time.monotonic() + seconds
+        fired = None
+        while fired is None and time.monotonic() < deadline:
+            fired = next((name for name in alarms if _alarm_state(backend, name) == "ALARM"), None)
+            if fired is None:
+                time.sleep(PING_INTERVAL)
+        with self._lock:  # switch() takes the old server from here, and a rollback keeps it
+            if previous is not None:
+                self.servers[endpoint.arn] = previous
+            else:
+                self.servers.pop(endpoint.arn, None)
+        if fired is not None:
+            log.warning("endpoint %s: rolling back, %s is in ALARM", endpoint.endpoint_name, fired)
+        return fired
 
     def delete(self, endpoint_arn: str) -> None:
         with self._lock:
@@ -248,15 +318,18 @@ class LocalRuntime:
         environment = dict(container.get("Environment") or {})
         model_id = environment[TGI_ENVIRONMENT]
         on_disk = Path(model_id).expanduser()
-        stand_in = not on_disk.is_dir()
+        model_data_uri = _model_data_uri(container)
+        stand_in = model_data_uri is None and not on_disk.is_dir()
         self.dir.mkdir(parents=True, exist_ok=True)
         server = ModelServer(
             endpoint_name=endpoint.endpoint_name,
             variant_name=variant["VariantName"],
             model_name=variant["ModelName"],
-            model_dir=None if stand_in else on_disk,
+            model_dir=None if stand_in or model_data_uri else on_disk,
             stand_in=stand_in,
             log_path=self.dir / f"{endpoint.endpoint_name}-{int(time.time() * 1000)}.log",
+            model_data_uri=model_data_uri,
+            account_id=endpoint.arn.split(":")[4],
         )
         if stand_in:
             log.warning(
@@ -278,6 +351,10 @@ class LocalRuntime:
         try:
             if server.stand_in:
                 server.model_dir = self._ensure_stand_in()
+            elif server.model_data_uri:
+                server.model_dir = self._fetch_model_data(server.account_id, server.model_data_uri)
+            if server.model_dir is not None and not server.stand_in:
+                server.model_dir = self._as_safetensors(server.model_dir)
             if server.stopping:
                 return
             from llm_twin.local.daemon import free_port
@@ -331,6 +408,62 @@ class LocalRuntime:
             partial.rename(self.stand_in_dir)
             return self.stand_in_dir
 
+    def _fetch_model_data(self, account_id: str, uri: str) -> Path:
+        """Download an S3 prefix from the emulator's own S3, as SageMaker fills /opt/ml/model.
+
+        The cache is keyed by the prefix and every object's size and ETag, so a changed
+        object is fetched again; a half-written copy is never used. When the prefix holds
+        an llm-twin manifest, each file's SHA-256 is checked against it.
+        """
+        objects = _s3_prefix_objects(account_id, uri)
+        if not objects:
+            raise OSError(f"ModelDataSource {uri} holds no objects")
+        key = hashlib.sha256(
+            "\n".join([uri, *(f"{k}\0{o.size}\0{o.etag}" for k, o in sorted(objects.items()))]).encode()
+        ).hexdigest()[:16]
+        target = self.model_cache_dir / key
+        with self._model_cache_lock:
+            if target.is_dir():
+                return target
+            partial = target.with_name(key + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            checksums = {}
+            for relative, stored in objects.items():
+                if relative == MODEL_MANIFEST or relative.endswith("/"):
+                    continue
+                destination = partial / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                data = stored.value
+                destination.write_bytes(data)
+                checksums[relative] = hashlib.sha256(data).hexdigest()
+            manifest = objects.get(MODEL_MANIFEST)
+            if manifest is not None:
+                for entry in json.loads(manifest.value).get("files", []):
+                    if checksums.get(entry.get("path")) != entry.get("sha256"):
+                        shutil.rmtree(partial, ignore_errors=True)
+                        raise OSError(f"{uri}{entry.get('path')} does not match the SHA-256 in its manifest")
+            partial.rename(target)
+            log.info("downloaded %s (%d files) to %s", uri, len(checksums), target)
+            return target
+
+    def _as_safetensors(self, model_dir: Path) -> Path:
+        """`model_dir`, or a safetensors copy of it when it holds only pickle weights, as TGI converts at boot."""
+        from llm_twin.checkpoints import checkpoint_paths, weight_format_of
+
+        if not any(weight_format_of(p) == "pickle" for p in checkpoint_paths(model_dir)):
+            return model_dir
+        target = self.model_cache_dir / f"converted-{int(time.time() * 1000)}"
+        result = subprocess.run(
+            [sys.executable, "-m", "llm_twin.convert", str(model_dir), str(target)],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=1800,
+        )
+        if result.returncode != 0:
+            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            raise OSError(f"converting the pickle weights in {model_dir} failed: {' '.join(tail)}")
+        return target
+
     def _await_ready(self, server: ModelServer, variant: Mapping[str, Any]) -> bool:
         """True once /ping answers 200; False (with `failure` set) when it dies or times out."""
         timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT)
@@ -377,6 +510,64 @@ class LocalRuntime:
         threading.Thread(target=wait, name=f"watch-{endpoint.endpoint_name}", daemon=True).start()
 
 
+def _blue_green(endpoint: Any) -> tuple[dict[str, Any], list[str]]:
+    """The update's traffic routing ({} without blue/green) and its rollback alarm names."""
+    config = patches.last_deployment_config(endpoint) or {}
+    routing = (config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {}
+    rollback = (config.get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+    return routing, [a["AlarmName"] for a in rollback if a.get("AlarmName")]
+
+
+def _alarm_state(backend: Any, name: str) -> str | None:
+    """A CloudWatch alarm's state in the endpoint's account and region; None when it does not exist."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarm = cloudwatch_backends[backend.account_id][backend.region_name].alarms.get(name)
+    return alarm.state_value if alarm is not None else None
+
+
+def _bake_cap(environ: Mapping[str, str]) -> float:
+    cap = _number(environ, BAKE_CAP_ENV, float)
+    return DEFAULT_BAKE_CAP_SECONDS if cap is None else cap
+
+
+def _rollout_phrase(endpoint: Any) -> str:
+    """How the update was rolled out, from its DeploymentConfig, for the FailureReason."""
+    config = patches.last_deployment_config(endpoint) or {}
+    routing = (config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {}
+    alarms = [
+        a.get("AlarmName", "") for a in (config.get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+    ]
+    if not routing:
+        return ""
+    watched = f"; rollback alarms: {', '.join(alarms)}" if alarms else ""
+    return f" (blue/green {routing.get('Type', 'ALL_AT_ONCE')}{watched})"
+
+
+def _model_data_uri(container: Mapping[str, Any]) -> str | None:
+    """The uncompressed S3 prefix of `ModelDataSource` (CompressionType None), or None."""
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+    uri = source.get("S3Uri") or ""
+    return uri if uri.startswith("s3://") else None
+
+
+def _s3_prefix_objects(account_id: str, uri: str) -> dict[str, Any]:
+    """Relative key -> moto's stored object, for every current object under `uri`, read in process."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import FakeKey, s3_backends
+
+    bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
+    try:
+        bucket = s3_backends[account_id]["aws"].get_bucket(bucket_name)
+    except MissingBucket as exc:
+        raise OSError(f"ModelDataSource {uri}: no bucket {bucket_name}") from exc
+    return {
+        name[len(prefix) :]: stored
+        for name, stored in bucket.keys.items()
+        if name.startswith(prefix) and isinstance(stored, FakeKey)
+    }
+
+
 def _exit_reason(server: ModelServer, code: int) -> str:
     return (
         f"The primary container for production variant {server.variant_name} exited with code {code}. "
@@ -410,7 +601,8 @@ def _tgi_container(backend: Any, variant: Mapping[str, Any]) -> dict[str, Any] |
 
 def _show_image(endpoint: Any, server: ModelServer, container: Mapping[str, Any]) -> None:
     """Record what actually serves the variant where DescribeEndpoint shows it: DeployedImages."""
-    resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{server.model_dir}"
+    source = server.model_data_uri or server.model_dir
+    resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{source}"
     for variant in endpoint.production_variants:
         if variant.get("VariantName") == server.variant_name:
             variant["DeployedImages"] = [
@@ -461,6 +653,7 @@ def install(runtime: LocalRuntime) -> None:
             raise SageMakerValidationError(
                 message=f"Cannot update in-progress endpoint '{endpoint.arn}' (status {endpoint.endpoint_status})."
             )
+        patches.record_deployment_config(endpoint, self._get_param("DeploymentConfig"))
         runtime.update(backend, endpoint, config_name)
         return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -507,6 +700,8 @@ class Faults:
     """Go silent after this many PayloadParts of every stream; None never stalls."""
     stall_seconds: float = DEFAULT_STALL_SECONDS
     """How long a stall lasts before the stream goes on."""
+    stream_fault: StreamFault | None = None
+    """The fault every stream gets (LLM_TWIN_FAULT), unless its request names another."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Faults:
@@ -515,7 +710,126 @@ class Faults:
             throttle_first=_number(environ, THROTTLE_FIRST_ENV, int) or 0,
             stall_after_parts=_number(environ, STALL_AFTER_PARTS_ENV, int),
             stall_seconds=DEFAULT_STALL_SECONDS if stall_seconds is None else stall_seconds,
+            stream_fault=StreamFault.parse(environ.get(FAULT_ENV, ""), FAULT_ENV),
         )
+
+    def for_request(self, custom_attributes: str | None) -> Faults:
+        """These faults, or, when the request has an `llm-twin-fault` attribute, its stream fault instead.
+
+        The attribute replaces both stream knobs of the environment (LLM_TWIN_FAULT and the
+        stall), so one emulator serves clean, stalled and broken streams side by side.
+        """
+        for item in re.split(r"[;,]", custom_attributes or ""):
+            key, equals, value = item.partition("=")
+            if equals and key.strip() == FAULT_ATTRIBUTE:
+                fault = StreamFault.parse(value, f"CustomAttributes {FAULT_ATTRIBUTE}")
+                return replace(self, stream_fault=fault, stall_after_parts=None)
+        return self
+
+
+RESHAPING_FAULTS = ("split_lines", "split_utf8", "coalesce", "no_final_newline")
+"""Faults that only move the cuts between parts: the client must parse the very same events."""
+BREAKING_FAULTS = ("model_stream_error", "internal_stream_failure", "tgi_error", "reset", "truncate")
+"""Faults that end the stream after some PayloadParts: the client must fail, keeping the text so far."""
+
+
+@dataclass(frozen=True)
+class StreamFault:
+    """One injected stream fault, written `kind` or `kind@N`."""
+
+    kind: str
+    """One of RESHAPING_FAULTS or BREAKING_FAULTS."""
+    after_parts: int = 1
+    """A breaking fault strikes after this many PayloadParts; a shorter stream ends cleanly."""
+
+    @classmethod
+    def parse(cls, spec: str, source: str) -> StreamFault | None:
+        """None for an empty spec or `none`; an invalid one is logged and ignored, like the other knobs."""
+        spec = spec.strip()
+        if spec in ("", "none"):
+            return None
+        kind, at, count = spec.partition("@")
+        after = int(count) if count.strip().isdigit() else 0
+        if (kind in RESHAPING_FAULTS and not at) or (kind in BREAKING_FAULTS and (not at or after >= 1)):
+            return cls(kind, after if at else 1)
+        log.warning(
+            "ignoring %s=%r: expected one of %s, or one of %s with an optional @N (N >= 1)",
+            source,
+            spec,
+            ", ".join(RESHAPING_FAULTS),
+            ", ".join(BREAKING_FAULTS),
+        )
+        return None
+
+
+class Reshaper:
+    """Cuts a stream's bytes into PayloadParts; only where the cuts fall changes, never the bytes.
+
+    Except for `no_final_newline`, which drops the line breaks that end the stream.
+    """
+
+    def __init__(
+        self,
+        cut: Callable[[bytes], Iterable[bytes]] | None = None,
+        hold: Literal["", "all", "newlines"] = "",
+    ) -> None:
+        self.cut = cut
+        # "all" sends everything as one part at the end; "newlines" holds trailing line breaks back.
+        self.hold = hold
+        self._held: list[bytes] = []
+
+    @classmethod
+    def for_stream(cls, fault: StreamFault | None, jitter: Jitter | None) -> Reshaper:
+        kind = fault.kind if fault is not None else None
+        if kind == "split_lines":
+            return cls(_cut_every_line)
+        if kind == "split_utf8":
+            return cls(_cut_every_character)
+        if kind == "coalesce":
+            return cls(hold="all")
+        if kind == "no_final_newline":
+            return cls(hold="newlines")
+        return cls(jitter.cutter() if jitter else None)
+
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        self._held.append(data)
+        if self.hold == "all":
+            return ()
+        data = b"".join(self._held)
+        self._held.clear()
+        if self.hold == "newlines":
+            body = data.rstrip(b"\r\n")
+            if len(body) < len(data):
+                self._held.append(data[len(body) :])
+            data = body
+        if not data:
+            return ()
+        return (data,) if self.cut is None else self.cut(data)
+
+    def end(self) -> Iterable[bytes]:
+        """What is still held when the stream ends (held line breaks are dropped)."""
+        held = b"".join(self._held)
+        self._held.clear()
+        return (held,) if held and self.hold == "all" else ()
+
+
+def _cut_every_line(data: bytes) -> list[bytes]:
+    """Each line of `data` in two pieces, cut at its middle."""
+    pieces = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        middle = (start + end) // 2
+        pieces += [data[start:middle], data[middle:end]]
+        start = end
+    return [piece for piece in pieces if piece]
+
+
+def _cut_every_character(data: bytes) -> list[bytes]:
+    """`data` cut right after the first byte of every multi-byte UTF-8 character."""
+    cuts = [i + 1 for i, byte in enumerate(data) if byte >= 0xC0 and i + 1 < len(data)]
+    return [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
 def _number(environ: Mapping[str, str], name: str, kind: Callable[[str], Any]) -> Any:
@@ -555,6 +869,30 @@ class InvocationError(Exception):
         return [body]
 
 
+@dataclass(frozen=True)
+class RuntimeCall:
+    """A SigV4-signed sagemaker-runtime POST: the endpoint, the route, the caller's account."""
+
+    name: str
+    kind: str
+    account: str
+    region: str
+
+
+def runtime_call(environ: Mapping[str, Any], path: re.Pattern[str]) -> RuntimeCall | None:
+    """The call when `environ` is a signed sagemaker POST to `path`; None leaves it to moto."""
+    match = path.match(environ.get("PATH_INFO", ""))
+    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if environ.get("REQUEST_METHOD") != "POST" or match is None or scope is None:
+        return None
+    if scope["service"] != "sagemaker":
+        return None
+    from moto.iam.models import get_account_id_from
+
+    account = get_account_id_from(scope["key"])
+    return RuntimeCall(unquote(match["name"]), match["kind"], account, scope["region"])
+
+
 class RuntimeMiddleware:
     """Answers sagemaker-runtime invocations; everything else goes to moto's app."""
 
@@ -566,28 +904,20 @@ class RuntimeMiddleware:
         self._throttle_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        match = _INVOCATION_PATH.match(environ.get("PATH_INFO", ""))
-        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if (
-            environ.get("REQUEST_METHOD") != "POST"
-            or match is None
-            or scope is None
-            or scope["service"] != "sagemaker"
-        ):
+        call = runtime_call(environ, _INVOCATION_PATH)
+        if call is None:
             return self.app(environ, start_response)
-        from moto.iam.models import get_account_id_from
-
-        name = unquote(match["name"])
-        account = get_account_id_from(scope["key"])
+        name, account = call.name, call.account
         body = _read_body(environ)
-        faults = Faults.from_environ(os.environ)
+        custom_attributes = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
+        faults = Faults.from_environ(os.environ).for_request(custom_attributes)
         try:
             if authz.enabled():
-                check = authz.invocation_check(account, scope["region"], name, match["kind"])
+                check = authz.invocation_check(account, call.region, name, call.kind)
                 self._authorize(environ, account, body, check)
-            server = self._serving(account, scope["region"], name)
+            server = self._serving(account, call.region, name)
             self._throttle(faults)
-            if match["kind"] == "invocations":
+            if call.kind == "invocations":
                 return self._invoke(server, environ, body, start_response)
             return self._stream(server, environ, body, start_response, faults)
         except InvocationError as exc:
@@ -630,7 +960,9 @@ class RuntimeMiddleware:
             raise InvocationError(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
         server = self.runtime.server_for(endpoint.arn)
         # AWS keeps serving on the old variant while an update's new one starts.
-        serving_old = endpoint.endpoint_status == "Updating" and server is not None and server.ready
+        serving_old = (
+            endpoint.endpoint_status in ("Updating", "RollingBack") and server is not None and server.ready
+        )
         if endpoint.endpoint_status != "InService" and not serving_old:
             reason = f" FailureReason: {endpoint.failure_reason}" if endpoint.failure_reason else ""
             raise InvocationError(
@@ -719,51 +1051,115 @@ class RuntimeMiddleware:
         headers = self._variant_headers(server, EVENT_STREAM)
         headers.append(("X-Amzn-SageMaker-Content-Type", response.getheader("Content-Type") or ""))
         start_response("200 OK", headers)
-        parts = self._relay(server, connection, response)
+        fault = faults.stream_fault
+        parts = self._relay(server, connection, response, Reshaper.for_stream(fault, self.jitter))
+        if fault is not None and fault.kind in BREAKING_FAULTS:
+            parts = _broken(parts, fault, server, environ)
         if faults.stall_after_parts is None:
             return parts
         return _stalled(parts, faults.stall_after_parts, faults.stall_seconds, server)
 
     def _relay(
-        self, server: ModelServer, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
+        self,
+        server: ModelServer,
+        connection: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        reshaper: Reshaper,
     ) -> Generator[bytes, None, None]:
-        cut = self.jitter.cutter() if self.jitter else None
         try:
             while True:
+                failure = None
                 try:
                     data = response.read1(65536)
                 except TimeoutError:
-                    yield eventstream.model_stream_error(
+                    data = b""
+                    failure = eventstream.model_stream_error(
                         f"The model produced no output for {STREAM_READ_TIMEOUT:.0f}s.",
                         "ModelInvocationTimeExceeded",
                     )
-                    return
                 except (OSError, http.client.HTTPException) as exc:
+                    data = b""
                     if _gone(server):
-                        yield eventstream.internal_stream_failure(
+                        failure = eventstream.internal_stream_failure(
                             f"The model container of variant {server.variant_name} went away mid-stream."
                         )
                     else:
-                        yield eventstream.model_stream_error(
+                        failure = eventstream.model_stream_error(
                             f"Reading the model's stream failed: {exc!r}", "ModelError"
                         )
-                    return
+                # Whatever is held goes out before the end, or before the error that ends the stream.
+                for piece in reshaper.feed(data) if data else reshaper.end():
+                    yield eventstream.payload_part(piece)
+                if failure is not None:
+                    yield failure
                 if not data:
                     return
-                if cut is None:
-                    yield eventstream.payload_part(data)
-                else:
-                    for piece in cut(data):
-                        yield eventstream.payload_part(piece)
         finally:
             with contextlib.suppress(OSError):
                 connection.close()
 
 
+def _broken(
+    parts: Generator[bytes, None, None], fault: StreamFault, server: ModelServer, environ: Mapping[str, Any]
+) -> Iterator[bytes]:
+    """`parts`, ended by `fault` once `fault.after_parts` of them went out."""
+    try:
+        for sent, part in enumerate(parts, start=1):
+            yield part
+            if sent < fault.after_parts:
+                continue
+            log.warning(
+                "endpoint %s: breaking the stream with %s after %d parts (%s)",
+                server.endpoint_name,
+                fault.kind,
+                sent,
+                FAULT_ENV,
+            )
+            injected = f"injected by {FAULT_ENV}={fault.kind}@{fault.after_parts}"
+            if fault.kind == "model_stream_error":
+                yield eventstream.model_stream_error(f"The model stream broke ({injected}).", "StreamBroken")
+            elif fault.kind == "internal_stream_failure":
+                yield eventstream.internal_stream_failure(f"Internal stream failure ({injected}).")
+            elif fault.kind == "tgi_error":
+                error = {
+                    "error": f"Request failed during generation ({injected})",
+                    "error_type": "incomplete_generation",
+                }
+                compact = json.dumps(error, separators=(",", ":"))
+                yield eventstream.payload_part(f"data:{compact}\n\n".encode())
+            elif fault.kind == "reset":
+                time.sleep(RESET_GRACE_SECONDS)
+                _reset(environ)
+            # "truncate" ends the stream here, as cleanly as a finished one.
+            return
+    finally:
+        parts.close()
+
+
+def _reset(environ: Mapping[str, Any]) -> None:
+    """Reset the client's TCP connection (RST, not FIN), as a failing network does.
+
+    A socket whose peer is already gone takes over the connection's descriptor: the
+    connection's last reference closes with a zero linger, which sends the reset, and the
+    server's own later writes fail as they do for any dropped client (quietly), without
+    touching a descriptor that another thread may have opened since.
+    """
+    connection = environ["werkzeug.socket"]
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stand_in, peer = socket.socketpair()
+    peer.close()
+    with stand_in:
+        os.dup2(stand_in.fileno(), connection.fileno())
+
+
 def _stalled(
     parts: Generator[bytes, None, None], after: int, seconds: float, server: ModelServer
 ) -> Iterator[bytes]:
-    """`parts`, with a silence of `seconds` once `after` of them went out."""
+    """`parts`, with a silence of `seconds` once `after` of them went out.
+
+    A model server that dies meanwhile ends the silence: its death, not the stall, is
+    what the client must then hear about, at once.
+    """
     try:
         for sent, part in enumerate(parts, start=1):
             yield part
@@ -775,7 +1171,11 @@ def _stalled(
                     after,
                     STALL_AFTER_PARTS_ENV,
                 )
-                time.sleep(seconds)
+                if server.process is None:
+                    time.sleep(seconds)
+                else:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        server.process.wait(seconds)
     finally:
         parts.close()
 

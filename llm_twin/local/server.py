@@ -28,14 +28,16 @@ def build_app(state_dir: Path | None = None, runtime=None):
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from llm_twin.local import patches
+    from llm_twin.local import patches, quotas
     from llm_twin.local import runtime as local_runtime
+    from llm_twin.local.async_invocations import AsyncInvocations
 
     patches.apply_all()
     runtime = runtime or local_runtime.LocalRuntime(state_dir)
     local_runtime.install(runtime)
-    app = DomainDispatcherApplication(create_backend_app)
-    return local_runtime.RuntimeMiddleware(app, runtime, local_runtime.Jitter.from_environ(os.environ))
+    app = quotas.QuotaAdminMiddleware(DomainDispatcherApplication(create_backend_app))
+    realtime = local_runtime.RuntimeMiddleware(app, runtime, local_runtime.Jitter.from_environ(os.environ))
+    return AsyncInvocations(realtime)
 
 
 def serve(port: int, host: str = LOOPBACK, state_dir: Path | None = None) -> None:

@@ -72,3 +72,38 @@ def test_scalable_target_tags_round_trip(port: int) -> None:
     assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "ml"}
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         scaling.list_tags_for_resource(ResourceARN=arn + "x")
+
+
+def test_deployment_config_is_shown_as_last_deployment_config(port: int) -> None:
+    sagemaker = client(port, "sagemaker")
+    sagemaker.create_endpoint_config(EndpointConfigName="c-dc", ProductionVariants=_variant("ml.g5.xlarge"))
+    sagemaker.create_endpoint_config(EndpointConfigName="c-dc2", ProductionVariants=_variant("ml.g5.xlarge"))
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 60,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            },
+            "TerminationWaitInSeconds": 0,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a-5xx"}]},
+    }
+    sagemaker.create_endpoint(EndpointName="e-dc", EndpointConfigName="c-dc", DeploymentConfig=canary)
+    assert sagemaker.describe_endpoint(EndpointName="e-dc")["LastDeploymentConfig"] == canary
+    # An update without a DeploymentConfig leaves none behind, as the provider expects.
+    sagemaker.update_endpoint(EndpointName="e-dc", EndpointConfigName="c-dc2")
+    described = sagemaker.describe_endpoint(EndpointName="e-dc")
+    assert described["EndpointConfigName"] == "c-dc2"
+    assert "LastDeploymentConfig" not in described
+
+
+def test_eventbridge_notification_round_trips(port: int) -> None:
+    s3 = client(port, "s3")
+    s3.create_bucket(Bucket="events", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="events")
+    s3.put_bucket_notification_configuration(
+        Bucket="events", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    shown = s3.get_bucket_notification_configuration(Bucket="events")
+    assert shown["EventBridgeConfiguration"] == {}

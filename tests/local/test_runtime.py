@@ -290,7 +290,7 @@ def _wait_settled(sagemaker, name: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = sagemaker.describe_endpoint(EndpointName=name)
-        if answer["EndpointStatus"] != "Updating":
+        if answer["EndpointStatus"] not in ("Updating", "RollingBack"):
             return answer
         time.sleep(0.2)
     raise AssertionError(f"{name} is still Updating")
