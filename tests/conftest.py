@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,18 @@ def private_target(state_dir: Path, **overrides: str) -> Iterator[dict[str, str]
         yield stack_environ(state_dir, port, **overrides)
     finally:
         LocalAws(state_dir, port).down()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sigint_reaches_children() -> None:
+    """The Ctrl-C tests signal their children, which inherit an ignored SIGINT.
+
+    A shell starts background jobs with SIGINT ignored, and exec keeps it ignored, so a
+    suite run as `make test &` would see every child shrug off Ctrl-C. A handler here
+    becomes the default action in each child instead.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
