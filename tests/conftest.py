@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -60,6 +61,19 @@ def private_target(state_dir: Path, **overrides: str) -> Iterator[dict[str, str]
         yield stack_environ(state_dir, port, **overrides)
     finally:
         LocalAws(state_dir, port).down()
+
+
+@contextlib.contextmanager
+def emulator_with_bucket(state_dir: Path, bucket: str) -> Iterator[Any]:
+    """An admin S3 client on a private emulator holding one empty bucket; stopped on exit."""
+    emulator = LocalAws(state_dir, free_port())
+    emulator.up()
+    try:
+        s3 = client(emulator.port, "s3")
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        yield s3
+    finally:
+        emulator.down()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,9 +15,8 @@ from boto3.s3.transfer import TransferConfig
 
 from llm_twin.checkpoints import inspect_checkpoint, model_prefix
 from llm_twin.errors import ModelConflictError, ModelStoreError
-from llm_twin.local.daemon import LocalAws, free_port
 from llm_twin.model_store import CHECKSUM_METADATA, MANIFEST, ModelStore
-from tests.conftest import client
+from tests.conftest import emulator_with_bucket
 
 BUCKET = "llm-twin-test-artifacts"
 MiB = 1024 * 1024
@@ -26,14 +25,8 @@ SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    emulator = LocalAws(tmp_path_factory.mktemp("store"), free_port())
-    emulator.up()
-    try:
-        s3 = client(emulator.port, "s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    with emulator_with_bucket(tmp_path_factory.mktemp("store"), BUCKET) as s3:
         yield s3
-    finally:
-        emulator.down()
 
 
 def _checkpoint(root: Path, seed: int = 0, weights: int = 12 * MiB) -> Path:

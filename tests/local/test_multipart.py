@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.local.daemon import LocalAws, free_port
-from tests.conftest import client
+from tests.conftest import emulator_with_bucket
 
 BUCKET = "llm-twin-multipart-test"
 PART = 5 * 1024 * 1024
@@ -20,14 +19,8 @@ PART = 5 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    emulator = LocalAws(tmp_path_factory.mktemp("multipart"), free_port())
-    emulator.up()
-    try:
-        s3 = client(emulator.port, "s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    with emulator_with_bucket(tmp_path_factory.mktemp("multipart"), BUCKET) as s3:
         yield s3
-    finally:
-        emulator.down()
 
 
 def test_multipart_object_etag_and_composite_checksum(s3) -> None:
