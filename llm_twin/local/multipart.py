@@ -141,25 +141,31 @@ def _part_bytes(part: Any) -> bytes:
 
 
 def _readall(self: Any) -> bytes:
-    """werkzeug's LimitedStream.readall reading straight into one buffer of the body's length.
+    """werkzeug's LimitedStream.readall as one read of the body's length from the buffered socket.
 
-    The original reads 64 KiB at a time and appends each piece, which for a 290 MB body is
-    thousands of Python-level copies holding the GIL: with several uploads in flight the
-    server's threads then take turns instead of running side by side.
+    The original reads 64 KiB at a time and appends each piece: for a 290 MB body that is
+    thousands of Python-level copies holding the GIL, so with several uploads in flight the
+    server's threads take turns instead of running side by side. A zero-filled buffer copied
+    out to `bytes` at the end still held it for two full passes over the body (py-spy --gil:
+    over half of the server's GIL time during `model push`). `BufferedReader.read(n)` makes
+    one uninitialised `bytes` of that length and has the kernel fill it with the GIL released.
     """
     if self.is_exhausted:
         self.on_exhausted()
         return b""
-    body = bytearray(self.limit - self._pos)
-    view = memoryview(body)
-    filled = 0
-    while filled < len(body):
-        count = self.readinto(view[filled:])
-        if not count:
+    pieces: list[bytes] = []
+    while not self.is_exhausted:
+        try:
+            piece = self._stream.read(self.limit - self._pos)
+        except (OSError, ValueError) as error:
+            self.on_disconnect(error=error)
             break
-        filled += count
-    with view:
-        return bytes(view[:filled])
+        if not piece:
+            self.on_disconnect()
+            break
+        self._pos += len(piece)
+        pieces.append(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _copy_object(original: Any) -> Any:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.wsgi import LimitedStream
 
+from llm_twin.local import multipart
 from tests.conftest import emulator_with_bucket
 
 BUCKET = "llm-twin-multipart-test"
@@ -64,3 +68,44 @@ def test_a_body_bigger_than_the_memory_limit_round_trips(s3, tmp_path: Path) -> 
     source.write_bytes(body)
     s3.upload_file(str(source), BUCKET, "managed")  # the transfer manager: 8 MiB parts, in parallel
     assert s3.get_object(Bucket=BUCKET, Key="managed")["Body"].read() == body
+
+
+class _Trickle(io.RawIOBase):
+    """A socket-like raw stream that hands out at most `step` bytes per read, then EOF."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.pos = data, step, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = min(self.step, len(buffer), len(self.data) - self.pos)
+        buffer[:count] = self.data[self.pos : self.pos + count]
+        self.pos += count
+        return count
+
+
+def _limited(data: bytes, limit: int, *, step: int = 1 << 16, is_max: bool = False) -> LimitedStream:
+    return LimitedStream(io.BufferedReader(_Trickle(data, step)), limit, is_max=is_max)
+
+
+def test_a_body_is_read_whole_from_a_stream_that_trickles() -> None:
+    multipart.apply()
+    body = os.urandom(3 * 1024 * 1024 + 7)
+    assert _limited(body + b"next request", len(body), step=4096).readall() == body
+
+
+def test_a_body_cut_short_is_a_disconnect_not_a_short_read() -> None:
+    multipart.apply()
+    with pytest.raises(ClientDisconnected):
+        _limited(b"x" * 100, 1000).readall()
+
+
+def test_a_maximum_limit_reads_to_the_end_and_an_exhausted_stream_gives_nothing() -> None:
+    multipart.apply()
+    stream = _limited(b"y" * 100, 1000, is_max=True)
+    assert stream.readall() == b"y" * 100
+    exact = _limited(b"z" * 10, 10)
+    assert exact.readall() == b"z" * 10
+    assert exact.readall() == b""

@@ -3,11 +3,13 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import moto
 import pytest
 from botocore.exceptions import ClientError
+from moto import backends
 
 from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.local.patches import valid_hosting_instance_type
+from llm_twin.local.patches import apply_all, valid_hosting_instance_type
 from tests.conftest import client
 
 ROLE = "arn:aws:iam::123456789012:role/r"
@@ -107,3 +109,11 @@ def test_eventbridge_notification_round_trips(port: int) -> None:
     )
     shown = s3.get_bucket_notification_configuration(Bucket="events")
     assert shown["EventBridgeConfiguration"] == {}
+
+
+def test_moto_lists_its_service_modules_once() -> None:
+    root = Path(moto.__file__).parent
+    listed = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("__"))
+    apply_all()
+    assert list(backends.list_of_moto_modules()) == listed
+    assert backends.list_of_moto_modules() is backends.list_of_moto_modules()
