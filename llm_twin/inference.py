@@ -15,15 +15,17 @@ one retry made here is for throttling, before any byte arrived.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
+from botocore.eventstream import EventStream
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -215,19 +217,19 @@ class LLMInferenceSagemakerEndpoint:
         cut short (a proxy or container closing it cleanly) and raises IncompleteGenerationError.
         """
         payload = _with_details({**self.payload, "stream": True})
-        parts = self._stream_parts(payload)
         texts: list[str] = []
         finish_reason = generated_tokens = None
         final_text: str | None = None
-        for event in parse_generate_stream(parts):
-            if not event.token.special:
-                texts.append(event.token.text)
-            if event.generated_text is not None:
-                final_text = event.generated_text
-            if event.details is not None:
-                finish_reason = event.details.finish_reason
-                generated_tokens = event.details.generated_tokens
-            yield event
+        with contextlib.closing(self._stream_parts(payload)) as parts:
+            for event in parse_generate_stream(parts):
+                if not event.token.special:
+                    texts.append(event.token.text)
+                if event.generated_text is not None:
+                    final_text = event.generated_text
+                if event.details is not None:
+                    finish_reason = event.details.finish_reason
+                    generated_tokens = event.details.generated_tokens
+                yield event
         if final_text is None:
             raise IncompleteGenerationError(
                 f"endpoint {self.endpoint_name!r} ended the stream before the generation's final event",
@@ -254,10 +256,11 @@ class LLMInferenceSagemakerEndpoint:
     def _chat_stream(self, body: dict[str, Any]) -> Iterator[ChatDelta | ChatResult]:
         contents: list[str] = []
         finish_reason = None
-        for delta in parse_chat_stream(self._stream_parts(body)):
-            contents.append(delta.content)
-            finish_reason = delta.finish_reason or finish_reason
-            yield delta
+        with contextlib.closing(self._stream_parts(body)) as parts:
+            for delta in parse_chat_stream(parts):
+                contents.append(delta.content)
+                finish_reason = delta.finish_reason or finish_reason
+                yield delta
         yield ChatResult("".join(contents), finish_reason)
 
     # -- transport --------------------------------------------------------------------------------
@@ -306,9 +309,9 @@ class LLMInferenceSagemakerEndpoint:
         except ReadTimeoutError as exc:
             raise StreamTimeoutError(f"endpoint {self.endpoint_name!r} went silent: {exc}") from exc
 
-    def _stream_parts(self, payload: Mapping[str, Any]) -> Iterator[bytes]:
+    def _stream_parts(self, payload: Mapping[str, Any]) -> Generator[bytes]:
         response = self._call("invoke_endpoint_with_response_stream", payload)
-        return _guarded(payload_parts(response["Body"]), self.endpoint_name)
+        return _guarded(response["Body"], self.endpoint_name)
 
     # -- async (InvokeEndpointAsync) ----------------------------------------------------------
 
@@ -425,10 +428,16 @@ def _with_details(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "parameters": {"details": True, **(payload.get("parameters") or {})}}
 
 
-def _guarded(parts: Iterable[bytes], endpoint_name: str) -> Iterator[bytes]:
-    """Turn transport failures while reading into our errors; the parser adds `partial_text`."""
+def _guarded(event_stream: EventStream, endpoint_name: str) -> Generator[bytes]:
+    """The stream's payload bytes, with transport failures turned into our errors (the parser
+    adds `partial_text`).
+
+    The stream is closed however reading ends, a consumer that stops early included (the
+    gateway when its browser goes away): the endpoint sees the disconnect and frees the
+    sequence's batch slot at once, not whenever the response is garbage-collected.
+    """
     try:
-        yield from parts
+        yield from payload_parts(event_stream)
     except ReadTimeoutError as exc:
         raise StreamTimeoutError(f"endpoint {endpoint_name!r} sent no byte within the read timeout") from exc
     except (ConnectionClosedError, ConnectionError) as exc:
@@ -445,6 +454,8 @@ def _guarded(parts: Iterable[bytes], endpoint_name: str) -> Iterator[bytes]:
         if kind == "ProtocolError":
             raise ModelStreamError(f"the stream of {endpoint_name!r} broke: {exc}") from exc
         raise
+    finally:
+        event_stream.close()
 
 
 def _client_error(exc: ClientError, endpoint_name: str) -> LlmTwinError:

@@ -50,12 +50,13 @@ class RawStream:
 
     def __init__(self, parts: list[bytes]) -> None:
         self._parts = parts
+        self.closed = False
 
     def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
         yield from self._parts
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 def boto3_body(data: bytes, seed: int = 0) -> Iterator[dict[str, object]]:

@@ -9,6 +9,7 @@ no network, so any cut of the HTTP body can be tried.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Replay:
     def __init__(self) -> None:
         self.body = b""
         self.cuts: list[int] = []
+        self.raw: RawStream | None = None
+        """The HTTP body of the last call, to see whether it was closed."""
         self.client = boto3.client(
             "sagemaker-runtime",
             region_name="eu-central-1",
@@ -55,16 +58,20 @@ class Replay:
         points = [0, *sorted(set(self.cuts)), len(self.body)]
         parts = [self.body[start:end] for start, end in zip(points, points[1:], strict=False)]
         headers = {"Content-Type": "application/vnd.amazon.eventstream", "x-amzn-requestid": "replay"}
-        return AWSResponse(request.url, 200, headers, RawStream(parts))
+        self.raw = RawStream(parts)
+        return AWSResponse(request.url, 200, headers, self.raw)
 
-    def outcome(self, body: bytes, cuts: list[int]) -> tuple[list[TokenEvent], object]:
-        """The events `stream()` yields, then its GenerationResult or the error it raised."""
+    def stream(self, body: bytes, cuts: list[int]) -> Iterator[TokenEvent | GenerationResult]:
         self.body, self.cuts = body, cuts
         sdk = LLMInferenceSagemakerEndpoint("twin", self.client)
         sdk.set_payload("Write a haiku about the cloud", {"max_new_tokens": 12})
+        return sdk.stream()
+
+    def outcome(self, body: bytes, cuts: list[int]) -> tuple[list[TokenEvent], object]:
+        """The events `stream()` yields, then its GenerationResult or the error it raised."""
         events: list[TokenEvent] = []
         try:
-            for event in sdk.stream():
+            for event in self.stream(body, cuts):
                 if isinstance(event, GenerationResult):
                     return events, event
                 events.append(event)
@@ -147,3 +154,19 @@ def test_any_cut_of_any_recorded_body_gives_the_same_outcome(
     cuts = data.draw(st.lists(st.integers(1, len(body) - 1), max_size=30))
 
     assert replay.outcome(body, cuts) == replay.outcome(body, [])
+
+
+@pytest.mark.parametrize("kind", ["clean", "model_stream_error", "truncate"])
+def test_the_http_body_is_closed_however_the_stream_ends(replay: Replay, kind: str) -> None:
+    replay.outcome(recorded(kind), [])
+    assert replay.raw is not None and replay.raw.closed
+
+
+def test_a_consumer_that_stops_early_closes_the_http_body(replay: Replay) -> None:
+    """The gateway stops reading when its browser goes away; the endpoint must see it go too."""
+    stream = replay.stream(recorded("clean"), [])
+    first = next(stream)
+    assert isinstance(first, TokenEvent)
+    assert replay.raw is not None and not replay.raw.closed
+    stream.close()
+    assert replay.raw.closed
