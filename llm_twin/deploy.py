@@ -8,6 +8,7 @@ passes in, so tests can capture it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -492,7 +493,9 @@ class Deployment:
             failure_reason=endpoint.failure_reason,
         )
         self.rollouts_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.rollouts_path.open("a") as handle:
+        # 0600 like the state beside it: config names are not secret, but the directory is private.
+        descriptor = os.open(self.rollouts_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a") as handle:
             handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
         if rolled_back:
             raise RolloutRolledBackError(

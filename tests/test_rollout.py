@@ -5,6 +5,7 @@ checks run first, then an update with a broken model (rolled back), then everyth
 The session's shared stack shows the defaults.
 """
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,9 +139,11 @@ def test_a_broken_model_is_rolled_back_and_status_shows_it(
     not_a_model.mkdir()
     broken = {**rollout_env, "HF_MODEL_ID": str(not_a_model)}
 
+    deployment = Deployment(settings_for(broken))
     with pytest.raises(RolloutRolledBackError, match=f"still serves {serving_before}") as caught:
-        Deployment(settings_for(broken)).apply()
+        deployment.apply()
     assert caught.value.exit_code == 1
+    assert stat.S_IMODE(deployment.rollouts_path.stat().st_mode) == 0o600
 
     shown = _status(broken)
     assert f"config:   {serving_before} (serving)" in shown
