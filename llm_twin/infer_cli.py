@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float
     if not value > 0:
         raise click.BadParameter("must be > 0")
     return value
+
+
+def endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--endpoint` and `--read-timeout`, the same for `infer` and `serve`."""
+    command = click.option(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT,
+        show_default=True,
+        callback=_positive,
+        help="Seconds without a byte from the endpoint before a stream is given up.",
+    )(command)
+    return click.option("--endpoint", default=None, help="Endpoint name; defaults to the configured one.")(
+        command
+    )
 
 
 def _parameters(
@@ -177,15 +193,7 @@ def _visible_text(event: Any) -> str:
 @click.option("--no-stream", is_flag=True, help="One InvokeEndpoint call; print the text at the end.")
 @click.option("--chat", is_flag=True, help="Use the Messages API (MESSAGES_API_ENABLED on the endpoint).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, for scripts.")
-@click.option("--endpoint", default=None, help="Endpoint name; defaults to the configured one.")
-@click.option(
-    "--read-timeout",
-    type=float,
-    default=DEFAULT_READ_TIMEOUT,
-    show_default=True,
-    callback=_positive,
-    help="Seconds without a byte before the stream is given up.",
-)
+@endpoint_options
 @click.option(
     "--async",
     "use_async",

@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from llm_twin.errors import LlmTwinError, SettingsError
-from llm_twin.inference import DEFAULT_READ_TIMEOUT, LLMInferenceSagemakerEndpoint
+from llm_twin.infer_cli import endpoint_options
+from llm_twin.inference import LLMInferenceSagemakerEndpoint
 from llm_twin.settings import SPEC, load_settings
 
 
@@ -29,12 +30,6 @@ def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
         raise click.BadParameter(str(exc).removeprefix(f"--host={value!r} is invalid: ")) from None
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not value > 0:
-        raise click.BadParameter("must be > 0")
-    return value
-
-
 @click.command()
 @click.option(
     "--host", default=None, callback=_host, help="Address to bind; default GATEWAY_HOST (127.0.0.1)."
@@ -42,15 +37,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=None, help="Port to bind; default GATEWAY_PORT (8080)."
 )
-@click.option("--endpoint", default=None, help="Endpoint name; defaults to the configured one.")
-@click.option(
-    "--read-timeout",
-    type=float,
-    default=DEFAULT_READ_TIMEOUT,
-    show_default=True,
-    callback=_positive,
-    help="Seconds without a byte from the endpoint before a stream is given up.",
-)
+@endpoint_options
 @click.pass_context
 def serve(
     ctx: click.Context, host: str | None, port: int | None, endpoint: str | None, read_timeout: float
