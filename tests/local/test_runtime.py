@@ -60,19 +60,23 @@ def _wait_status(sagemaker, name: str, wanted: str, timeout: float = 60) -> dict
     raise AssertionError(f"{name} is {answer['EndpointStatus']}, not {wanted}: {answer.get('FailureReason')}")
 
 
-def _deploy(sagemaker, name: str, model_dir: Path, **env: str) -> None:
-    _configure(sagemaker, name, model_dir, **env)
+def _deploy(
+    sagemaker, name: str, model_dir: Path | str, *, model_data: dict | None = None, **env: str
+) -> None:
+    _configure(sagemaker, name, model_dir, model_data=model_data, **env)
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
 
 
-def _configure(sagemaker, name: str, model_dir: Path, **env: str) -> None:
-    """Model `<name>-model` and endpoint config `<name>-config` serving `model_dir` with `env`."""
+def _configure(
+    sagemaker, name: str, model_dir: Path | str, *, model_data: dict | None = None, **env: str
+) -> None:
+    """Model `<name>-model` and endpoint config `<name>-config` serving `model_dir` with `env`
+    (and the container's `ModelDataSource`, when given)."""
     environment = {"HF_MODEL_ID": str(model_dir), "MAX_INPUT_TOKENS": "128", "MAX_TOTAL_TOKENS": "512", **env}
-    sagemaker.create_model(
-        ModelName=f"{name}-model",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": "tgi:1", "Environment": environment},
-    )
+    container = {"Image": "tgi:1", "Environment": environment}
+    if model_data is not None:
+        container["ModelDataSource"] = model_data
+    sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
         ProductionVariants=[
@@ -286,14 +290,17 @@ def test_update_serves_throughout_switches_servers_and_rolls_back_a_broken_confi
     sagemaker.delete_endpoint(EndpointName="up")
 
 
-def _wait_settled(sagemaker, name: str, timeout: float = 60) -> dict:
+def _wait_settled(
+    sagemaker, name: str, timeout: float = 60, pending: tuple[str, ...] = ("Updating", "RollingBack")
+) -> dict:
+    """The endpoint once its status is no longer one of `pending` (it may have failed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = sagemaker.describe_endpoint(EndpointName=name)
-        if answer["EndpointStatus"] not in ("Updating", "RollingBack"):
+        if answer["EndpointStatus"] not in pending:
             return answer
         time.sleep(0.2)
-    raise AssertionError(f"{name} is still Updating")
+    raise AssertionError(f"{name} is still {answer['EndpointStatus']}")
 
 
 def test_runtime_client_never_retries_by_itself() -> None:

@@ -7,7 +7,6 @@ emulator's S3 by `ModelStore`, and the endpoint's server loads what it downloade
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +20,11 @@ from llm_twin.model_server.checkpoint import create_sized_checkpoint
 from llm_twin.model_store import ModelStore
 from llm_twin.stream import parse_generate_stream, payload_parts
 from tests.conftest import client
+from tests.local.test_runtime import _deploy, _wait_settled
 
 pytestmark = pytest.mark.stack
 
 BUCKET = "llm-twin-runtime-artifacts"
-ROLE = "arn:aws:iam::123456789012:role/r"
 
 
 @pytest.fixture(scope="module")
@@ -45,33 +44,11 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
         emulator.down()
 
 
-def _endpoint(port: int, name: str, container: dict) -> dict:
+def _endpoint(port: int, name: str, model_id: str, model_data: dict | None = None) -> dict:
+    """The endpoint once it is no longer Creating: InService, or Failed with its reason."""
     sagemaker = client(port, "sagemaker")
-    environment = {"MAX_INPUT_TOKENS": "128", "MAX_TOTAL_TOKENS": "512", **container.pop("Environment")}
-    sagemaker.create_model(
-        ModelName=f"{name}-model",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": "tgi:1", "Environment": environment, **container},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.g5.xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        answer = sagemaker.describe_endpoint(EndpointName=name)
-        if answer["EndpointStatus"] != "Creating":
-            return answer
-        time.sleep(0.3)
-    raise AssertionError(f"{name} still Creating")
+    _deploy(sagemaker, name, model_id, model_data=model_data)
+    return _wait_settled(sagemaker, name, timeout=180, pending=("Creating",))
 
 
 def _model_server_commands() -> list[str]:
@@ -106,11 +83,7 @@ def test_endpoint_loads_the_pushed_prefix_and_streams(emulator: LocalAws, tiny_m
     s3 = client(emulator.port, "s3")
     checkpoint = inspect_checkpoint(tiny_model)
     pushed = ModelStore(s3, BUCKET).push(checkpoint, "tiny", "v1")
-    described = _endpoint(
-        emulator.port,
-        "from-s3",
-        {"Environment": {"HF_MODEL_ID": "/opt/ml/model"}, "ModelDataSource": _s3_source(pushed.uri)},
-    )
+    described = _endpoint(emulator.port, "from-s3", "/opt/ml/model", _s3_source(pushed.uri))
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     images = [i["ResolvedImage"] for i in described["ProductionVariants"][0]["DeployedImages"]]
     assert images == [f"llm-twin-model-server:{pushed.uri}"]
@@ -128,12 +101,7 @@ def test_endpoint_loads_the_pushed_prefix_and_streams(emulator: LocalAws, tiny_m
 
 def test_an_empty_prefix_fails_the_endpoint_with_a_reason(emulator: LocalAws) -> None:
     described = _endpoint(
-        emulator.port,
-        "empty-prefix",
-        {
-            "Environment": {"HF_MODEL_ID": "/opt/ml/model"},
-            "ModelDataSource": _s3_source(f"s3://{BUCKET}/models/none/v0/"),
-        },
+        emulator.port, "empty-prefix", "/opt/ml/model", _s3_source(f"s3://{BUCKET}/models/none/v0/")
     )
     assert described["EndpointStatus"] == "Failed"
     assert "holds no objects" in described["FailureReason"]
@@ -146,7 +114,7 @@ def test_bin_weights_are_converted_at_boot(emulator: LocalAws, tiny_model: Path,
         if item.suffix != ".safetensors":
             (pickle_dir / item.name).write_bytes(item.read_bytes())
     torch.save(load_file(tiny_model / "model.safetensors"), pickle_dir / "pytorch_model.bin")
-    described = _endpoint(emulator.port, "from-bin", {"Environment": {"HF_MODEL_ID": str(pickle_dir)}})
+    described = _endpoint(emulator.port, "from-bin", str(pickle_dir))
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     converted = list((emulator.dir / "model-cache").glob("converted-*/model.safetensors"))
     assert len(converted) == 1

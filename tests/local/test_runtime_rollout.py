@@ -12,7 +12,7 @@ from llm_twin.local.daemon import LocalAws, free_port
 from llm_twin.local.runtime import BAKE_CAP_ENV
 from llm_twin.model_server.checkpoint import create_sized_checkpoint
 from tests.conftest import client
-from tests.local.test_runtime import _configure, _wait_status
+from tests.local.test_runtime import _configure, _wait_settled, _wait_status
 
 pytestmark = pytest.mark.stack
 
@@ -45,16 +45,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
     emulator.down()
 
 
-def _settled(sagemaker, name: str, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = sagemaker.describe_endpoint(EndpointName=name)
-        if answer["EndpointStatus"] not in ("Updating", "RollingBack"):
-            return answer
-        time.sleep(0.2)
-    raise AssertionError(f"{name} is still {answer['EndpointStatus']}")
-
-
 def test_an_alarm_while_baking_sends_traffic_back_to_the_old_fleet(
     emulator: LocalAws, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -85,7 +75,7 @@ def test_an_alarm_while_baking_sends_traffic_back_to_the_old_fleet(
         EndpointName="bg", EndpointConfigName="bg-b-config", DeploymentConfig=_blue_green(3600)
     )
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx from the new fleet")
-    rolled_back = _settled(sagemaker, "bg")
+    rolled_back = _wait_settled(sagemaker, "bg", timeout=600)
     assert time.monotonic() - started < 600  # the server start, not the bake
     assert rolled_back["EndpointStatus"] == "InService"
     assert rolled_back["EndpointConfigName"] == "bg-config"
