@@ -13,7 +13,6 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -64,14 +63,15 @@ def private_target(state_dir: Path, **overrides: str) -> Iterator[dict[str, str]
 
 
 @contextlib.contextmanager
-def emulator_with_bucket(state_dir: Path, bucket: str) -> Iterator[Any]:
-    """An admin S3 client on a private emulator holding one empty bucket; stopped on exit."""
+def emulator_with_bucket(state_dir: Path, bucket: str) -> Iterator[LocalAws]:
+    """A private emulator holding one empty bucket; stopped on exit."""
     emulator = LocalAws(state_dir, free_port())
     emulator.up()
     try:
-        s3 = client(emulator.port, "s3")
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-        yield s3
+        client(emulator.port, "s3").create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        yield emulator
     finally:
         emulator.down()
 

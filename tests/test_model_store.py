@@ -16,7 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from llm_twin.checkpoints import inspect_checkpoint, model_prefix
 from llm_twin.errors import ModelConflictError, ModelStoreError
 from llm_twin.model_store import CHECKSUM_METADATA, MANIFEST, ModelStore
-from tests.conftest import emulator_with_bucket
+from tests.conftest import client, emulator_with_bucket
 
 BUCKET = "llm-twin-test-artifacts"
 MiB = 1024 * 1024
@@ -25,8 +25,8 @@ SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    with emulator_with_bucket(tmp_path_factory.mktemp("store"), BUCKET) as s3:
-        yield s3
+    with emulator_with_bucket(tmp_path_factory.mktemp("store"), BUCKET) as emulator:
+        yield client(emulator.port, "s3")
 
 
 def _checkpoint(root: Path, seed: int = 0, weights: int = 12 * MiB) -> Path:

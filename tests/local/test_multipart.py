@@ -15,7 +15,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import LimitedStream
 
 from llm_twin.local import multipart
-from tests.conftest import emulator_with_bucket
+from tests.conftest import client, emulator_with_bucket
 
 BUCKET = "llm-twin-multipart-test"
 PART = 5 * 1024 * 1024
@@ -23,8 +23,8 @@ PART = 5 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    with emulator_with_bucket(tmp_path_factory.mktemp("multipart"), BUCKET) as s3:
-        yield s3
+    with emulator_with_bucket(tmp_path_factory.mktemp("multipart"), BUCKET) as emulator:
+        yield client(emulator.port, "s3")
 
 
 def test_multipart_object_etag_and_composite_checksum(s3) -> None:

@@ -15,11 +15,11 @@ import torch
 from safetensors.torch import load_file
 
 from llm_twin.checkpoints import file_sha256, inspect_checkpoint
-from llm_twin.local.daemon import LocalAws, free_port
+from llm_twin.local.daemon import LocalAws
 from llm_twin.model_server.checkpoint import create_sized_checkpoint
 from llm_twin.model_store import ModelStore
 from llm_twin.stream import parse_generate_stream, payload_parts
-from tests.conftest import client
+from tests.conftest import client, emulator_with_bucket
 from tests.local.test_runtime import _deploy, _wait_settled
 
 pytestmark = pytest.mark.stack
@@ -34,14 +34,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
-    emulator = LocalAws(tmp_path_factory.mktemp("runtime-s3"), free_port())
-    emulator.up()
-    try:
-        s3 = client(emulator.port, "s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    with emulator_with_bucket(tmp_path_factory.mktemp("runtime-s3"), BUCKET) as emulator:
         yield emulator
-    finally:
-        emulator.down()
 
 
 def _endpoint(port: int, name: str, model_id: str, model_data: dict | None = None) -> dict:
