@@ -396,15 +396,11 @@ class LocalRuntime:
                 return self.stand_in_dir
             partial = self.stand_in_dir.with_name(self.stand_in_dir.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            result = subprocess.run(
+            _run_helper(
                 [sys.executable, "-c", _STAND_IN_SCRIPT, str(partial), str(STAND_IN_CONTEXT)],
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
                 timeout=300,
+                failure="making the stand-in model failed",
             )
-            if result.returncode != 0:
-                tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
-                raise OSError(f"making the stand-in model failed: {' '.join(tail)}")
             partial.rename(self.stand_in_dir)
             return self.stand_in_dir
 
@@ -453,15 +449,11 @@ class LocalRuntime:
         if not any(weight_format_of(p) == "pickle" for p in checkpoint_paths(model_dir)):
             return model_dir
         target = self.model_cache_dir / f"converted-{int(time.time() * 1000)}"
-        result = subprocess.run(
+        _run_helper(
             [sys.executable, "-m", "llm_twin.convert", str(model_dir), str(target)],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
             timeout=1800,
+            failure=f"converting the pickle weights in {model_dir} failed",
         )
-        if result.returncode != 0:
-            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
-            raise OSError(f"converting the pickle weights in {model_dir} failed: {' '.join(tail)}")
         return target
 
     def _await_ready(self, server: ModelServer, variant: Mapping[str, Any]) -> bool:
@@ -566,6 +558,14 @@ def _s3_prefix_objects(account_id: str, uri: str) -> dict[str, Any]:
         for name, stored in bucket.keys.items()
         if name.startswith(prefix) and isinstance(stored, FakeKey)
     }
+
+
+def _run_helper(args: list[str], *, timeout: float, failure: str) -> None:
+    """Run a Python helper process (stand-in model, `.bin` conversion); OSError with its last stderr line."""
+    result = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout)
+    if result.returncode != 0:
+        tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        raise OSError(f"{failure}: {' '.join(tail)}")
 
 
 def _exit_reason(server: ModelServer, code: int) -> str:
