@@ -189,6 +189,7 @@ CLI_ROWS = [
     ),
     option_row("top-p-above-one", ("infer", "--top-p", "1.5", "hi"), "'--top-p': must be in (0, 1]"),
     option_row("read-timeout-zero", ("infer", "--read-timeout", "0", "hi"), "'--read-timeout': must be > 0"),
+    option_row("serve-read-timeout-zero", ("serve", "--read-timeout", "0"), "'--read-timeout': must be > 0"),
     # -- inference requests the endpoint refuses: runtime errors (exit 1)
     infer_row(
         "unknown-endpoint",
