@@ -54,7 +54,6 @@ Debugging knobs, in the emulator's environment, so clients are tested against a 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import json
 import logging
@@ -84,7 +83,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
 from llm_twin import eventstream
-from llm_twin.local import authz, patches
+from llm_twin.local import authz, model_data, patches
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +112,6 @@ FAULT_ATTRIBUTE = "llm-twin-fault"
 RESET_GRACE_SECONDS = 0.5
 """How long a `reset` waits before the reset, so the client has read the parts before it."""
 TGI_ENVIRONMENT = "HF_MODEL_ID"
-MODEL_MANIFEST = "llm-twin-manifest.json"
-"""Written last by `llm-twin model push`; when present, downloads are checked against it."""
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 _INVOCATION_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<kind>invocations(?:-response-stream)?)$")
@@ -405,42 +402,10 @@ class LocalRuntime:
             return self.stand_in_dir
 
     def _fetch_model_data(self, account_id: str, uri: str) -> Path:
-        """Download an S3 prefix from the emulator's own S3, as SageMaker fills /opt/ml/model.
-
-        The cache is keyed by the prefix and every object's size and ETag, so a changed
-        object is fetched again; a half-written copy is never used. When the prefix holds
-        an llm-twin manifest, each file's SHA-256 is checked against it.
-        """
-        objects = _s3_prefix_objects(account_id, uri)
-        if not objects:
-            raise OSError(f"ModelDataSource {uri} holds no objects")
-        key = hashlib.sha256(
-            "\n".join([uri, *(f"{k}\0{o.size}\0{o.etag}" for k, o in sorted(objects.items()))]).encode()
-        ).hexdigest()[:16]
-        target = self.model_cache_dir / key
+        """Download an S3 prefix from the emulator's own S3, as SageMaker fills /opt/ml/model."""
+        objects = model_data.prefix_objects(account_id, uri)
         with self._model_cache_lock:
-            if target.is_dir():
-                return target
-            partial = target.with_name(key + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            checksums = {}
-            for relative, stored in objects.items():
-                if relative == MODEL_MANIFEST or relative.endswith("/"):
-                    continue
-                destination = partial / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                data = stored.value
-                destination.write_bytes(data)
-                checksums[relative] = hashlib.sha256(data).hexdigest()
-            manifest = objects.get(MODEL_MANIFEST)
-            if manifest is not None:
-                for entry in json.loads(manifest.value).get("files", []):
-                    if checksums.get(entry.get("path")) != entry.get("sha256"):
-                        shutil.rmtree(partial, ignore_errors=True)
-                        raise OSError(f"{uri}{entry.get('path')} does not match the SHA-256 in its manifest")
-            partial.rename(target)
-            log.info("downloaded %s (%d files) to %s", uri, len(checksums), target)
-            return target
+            return model_data.download(uri, objects, self.model_cache_dir)
 
     def _as_safetensors(self, model_dir: Path) -> Path:
         """`model_dir`, or a safetensors copy of it when it holds only pickle weights, as TGI converts at boot."""
@@ -541,23 +506,6 @@ def _model_data_uri(container: Mapping[str, Any]) -> str | None:
     source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
     uri = source.get("S3Uri") or ""
     return uri if uri.startswith("s3://") else None
-
-
-def _s3_prefix_objects(account_id: str, uri: str) -> dict[str, Any]:
-    """Relative key -> moto's stored object, for every current object under `uri`, read in process."""
-    from moto.s3.exceptions import MissingBucket
-    from moto.s3.models import FakeKey, s3_backends
-
-    bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
-    try:
-        bucket = s3_backends[account_id]["aws"].get_bucket(bucket_name)
-    except MissingBucket as exc:
-        raise OSError(f"ModelDataSource {uri}: no bucket {bucket_name}") from exc
-    return {
-        name[len(prefix) :]: stored
-        for name, stored in bucket.keys.items()
-        if name.startswith(prefix) and isinstance(stored, FakeKey)
-    }
 
 
 def _run_helper(args: list[str], *, timeout: float, failure: str) -> None:

@@ -115,3 +115,37 @@ def test_bin_weights_are_converted_at_boot(emulator: LocalAws, tiny_model: Path,
     original, again = load_file(tiny_model / "model.safetensors"), load_file(converted[0])
     assert original.keys() == again.keys() and all(torch.equal(original[k], again[k]) for k in original)
     assert len([e for e in _stream(emulator.port, "from-bin") if e.token is not None]) == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "remainder"),
+    [
+        ("dotdot", "../../../planted-dotdot"),
+        ("absolute", "/{outside}/planted-absolute"),
+    ],
+)
+def test_a_key_that_leaves_the_cache_fails_the_endpoint_and_writes_nothing_outside(
+    emulator: LocalAws, tiny_model: Path, tmp_path: Path, name: str, remainder: str
+) -> None:
+    """A planted key next to a good model: the whole download fails, naming the key."""
+    s3 = client(emulator.port, "s3")
+    prefix = f"models/planted-{name}/v1/"
+    for item in tiny_model.iterdir():
+        s3.put_object(Bucket=BUCKET, Key=prefix + item.name, Body=item.read_bytes())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    bad_key = prefix + remainder.format(outside=str(outside).lstrip("/"))
+    s3.put_object(Bucket=BUCKET, Key=bad_key, Body=b"planted")
+    cache = emulator.dir / "model-cache"
+    before = set(cache.iterdir()) if cache.is_dir() else set()
+
+    described = _endpoint(
+        emulator.port, f"planted-{name}", "/opt/ml/model", _s3_source(f"s3://{BUCKET}/{prefix}")
+    )
+
+    assert described["EndpointStatus"] == "Failed"
+    assert f"s3://{BUCKET}/{bad_key}" in described["FailureReason"]
+    planted = f"planted-{name}"
+    assert not list(emulator.dir.parent.parent.rglob(planted)) and not list(outside.iterdir())
+    assert not (Path("/") / planted).exists()
+    assert (set(cache.iterdir()) if cache.is_dir() else set()) == before  # not even a partial copy
