@@ -11,7 +11,9 @@ environment variables, the way the local runtime will.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import struct
 import subprocess
@@ -33,6 +35,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from safetensors import safe_open
 
 from llm_twin.model_server.checkpoint import create_test_checkpoint
 from tests.support import loopback_only, refused_endpoint, silent_endpoint
@@ -132,12 +135,16 @@ def test_snapshot_download_fetches_exactly_the_allowed_files_byte_identical(hub,
     assert fetched == WANTED  # README.md, pytorch_model.bin, onnx/model.onnx: never asked for
 
 
-def test_lfs_weights_are_cached_under_their_sha256_from_the_x_linked_etag(hub):
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_lfs_weights_are_cached_under_their_sha256_from_the_x_linked_etag(hub, revisions):
     snapshot = fetch(hub)
 
     blob = (snapshot / WEIGHTS).resolve()
     assert blob.parent.name == "blobs"
-    assert blob.name == hub.resolve(REPO, "main").files[WEIGHTS].sha256  # type: ignore[union-attr]
+    assert blob.name == sha256_of(revisions["v2"] / WEIGHTS)
 
 
 def test_a_pinned_commit_gets_that_revisions_files_in_a_folder_named_by_its_sha(hub, revisions):
@@ -172,9 +179,11 @@ def test_model_info_and_repo_info_describe_a_revision(hub, revisions):
     assert set(siblings) == files_under(revisions["v2"])
     weights = siblings[WEIGHTS]
     assert weights.size == (revisions["v2"] / WEIGHTS).stat().st_size
-    assert weights.lfs is not None and weights.lfs.sha256 == hub.resolve(REPO, "main").files[WEIGHTS].sha256  # type: ignore[union-attr]
+    assert weights.lfs is not None and weights.lfs.sha256 == sha256_of(revisions["v2"] / WEIGHTS)
     assert siblings["config.json"].lfs is None
-    assert info.safetensors is not None and info.safetensors.parameters.keys() == {"F32"}
+    with safe_open(revisions["v2"] / WEIGHTS, framework="pt") as weights_file:
+        numel = sum(math.prod(weights_file.get_slice(name).get_shape()) for name in weights_file.keys())  # noqa: SIM118 - the handle is not iterable
+    assert info.safetensors is not None and info.safetensors.parameters == {"F32": numel}
     assert info.config == {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
     assert api.model_info(GATED).gated == "manual"  # metadata of a gated repo is public
 
