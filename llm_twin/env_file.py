@@ -10,11 +10,21 @@ import os
 import re
 from pathlib import Path
 
+from llm_twin.errors import SettingsError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
 def set_env_values(path: Path, values: dict[str, str]) -> None:
     """Replace each key's first assignment (commented-out ones stay), append the keys not found."""
+    for key, value in values.items():
+        if _CONTROL.search(value):
+            # A line break would plant a second assignment (TARGET=aws...) in the user's settings.
+            raise SettingsError(
+                f"{key}={value!r} cannot be written to {path}: a value in .env must be one line "
+                "without control characters"
+            )
     lines = path.read_text().splitlines() if path.is_file() else []
     remaining = dict(values)
     updated = []
