@@ -28,6 +28,7 @@ from llm_twin.preflight_cli import preflight_before_apply, preflight_command
 from llm_twin.serve_cli import serve
 from llm_twin.settings import Settings, load_settings
 from llm_twin.state_cli import bootstrap_state
+from llm_twin.terraform_setup import check_terraform_setup
 
 # One line per resource as it is created or destroyed, plus summaries and problems.
 SHOWN_EVENTS = (progress.ApplyComplete, progress.ApplyErrored, progress.ChangeSummary, progress.Diagnostic)
@@ -67,8 +68,12 @@ def _settings(ctx: click.Context) -> Settings:
     return load_settings(os.environ, ctx.obj["env_file"])
 
 
-def _deployment(ctx: click.Context) -> Deployment:
-    return Deployment(_settings(ctx), on_event=_print_event, on_message=_say)
+def _deployment(ctx: click.Context, *, terraform: bool = True) -> Deployment:
+    """The deployment the settings describe; with `terraform`, its tooling checked before anything runs."""
+    settings = _settings(ctx)
+    if terraform:
+        check_terraform_setup(settings)
+    return Deployment(settings, on_event=_print_event, on_message=_say)
 
 
 @click.group()

@@ -73,7 +73,7 @@ def confirm_apply_cost(deployment: Any, *, yes: bool) -> None:
 def _estimate(ctx: click.Context) -> tuple[Any, cost.CostEstimate]:
     from llm_twin.cli import _deployment
 
-    deployment = _deployment(ctx)
+    deployment = _deployment(ctx, terraform=False)  # an estimate runs no terraform
     return deployment, deployment.cost_estimate()
 
 

@@ -19,51 +19,20 @@ from dotenv import dotenv_values
 
 from llm_twin.errors import SettingsError
 from llm_twin.images import resolve_tgi_image
+from llm_twin.setting_rules import (
+    REGIONS,
+    BoundedNumber,
+    WholeNumber,
+    bucket_name_problem,
+    cron_problem,
+    directory_problem,
+    file_problem,
+    invalid,
+    profile_problem,
+)
 
 Target = Literal["local", "aws"]
 
-# Regions with SageMaker hosting (2026). An unknown region fails here, not an hour later.
-REGIONS = frozenset(
-    [
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "ca-central-1",
-        "ca-west-1",
-        "mx-central-1",
-        "sa-east-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "af-south-1",
-        "me-south-1",
-        "me-central-1",
-        "il-central-1",
-        "ap-east-1",
-        "ap-east-2",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "us-gov-west-1",
-        "us-gov-east-1",
-        "cn-north-1",
-        "cn-northwest-1",
-    ]
-)
 QUANTIZE = (
     "awq",
     "eetq",
@@ -78,13 +47,17 @@ QUANTIZE = (
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 ENDPOINT_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-MODEL_ID_RE = re.compile(r"^(/[^\s]*|[A-Za-z0-9][\w.-]*/[\w.-]+|[A-Za-z0-9][\w.-]*)$")
+# Hugging Face's repo id (huggingface_hub's validate_repo_id), in ASCII; or a path in the container.
+HUB_NAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+MODEL_ID_RE = re.compile(rf"/[^\s\x00-\x1f\x7f]*|(?:{HUB_NAME}/)?{HUB_NAME}")
 ROLLOUT_MODES = ("none", "all_at_once", "canary", "linear")
-# Application Auto Scaling's cron: six fields, minutes to year.
-CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
-CRON_ALLOWED = (
-    "expected cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 19 ? * MON-FRI *)"
-)
+# llm-twin's ceilings against typos (a million instances), held equal to terraform/variables.tf by a test.
+MAX_INSTANCES = 100
+MAX_TOKENS = 16_777_216
+# Where CI's offline image keeps a filesystem mirror of the providers; used when TF_PLUGIN_DIR is empty.
+DEFAULT_PLUGIN_MIRROR = Path("/opt/tf-plugins")
+# Stands for the account id in the bucket names the prefix begins (never sent anywhere).
+ACCOUNT_PLACEHOLDER = "123456789012"
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -240,51 +213,17 @@ class Settings:
 
 
 def _fail(name: str, value: str, allowed: str) -> SettingsError:
-    return SettingsError(f"{name}={value!r} is invalid: {allowed}")
+    return invalid(name, value, allowed)
 
 
-def _int(lo: int, hi: int | None = None) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
-        allowed = f"a whole number from {lo}" + (f" to {hi}" if hi is not None else " up")
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise _fail(name, raw, f"expected {allowed}") from None
-        if value < lo or (hi is not None and value > hi):
-            raise _fail(name, raw, f"expected {allowed}")
-        return value
-
-    return parse
+def _int(lo: int, hi: int) -> WholeNumber:
+    """Every number has both bounds: an unbounded one reaches Terraform as a million instances."""
+    return WholeNumber(lo, hi)
 
 
-def _optional_int(lo: int, hi: int) -> Callable[[str, str], int | None]:
+def _optional_int(lo: int, hi: int) -> WholeNumber:
     """Empty means "derive it"; anything else must be a whole number in range."""
-    parse = _int(lo, hi)
-
-    def parse_optional(name: str, raw: str) -> int | None:
-        return None if raw.strip() == "" else parse(name, raw)
-
-    return parse_optional
-
-
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _fail(name, raw, "expected a number > 0") from None
-    if not value > 0:
-        raise _fail(name, raw, "expected a number > 0")
-    return value
-
-
-def _non_negative_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _fail(name, raw, "expected a number >= 0") from None
-    if not (value >= 0 and value < float("inf")):
-        raise _fail(name, raw, "expected a number >= 0")
-    return value
+    return WholeNumber(lo, hi, optional=True)
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -312,11 +251,24 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
 
 def _pattern(regex: re.Pattern[str], allowed: str) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
-        if not regex.match(raw):
+        if not regex.fullmatch(raw):
             raise _fail(name, raw, allowed)
         return raw
 
     return parse
+
+
+def _model_id(name: str, raw: str) -> str:
+    if not MODEL_ID_RE.fullmatch(raw) or (
+        not raw.startswith("/") and ("--" in raw or ".." in raw or raw.endswith(".git"))
+    ):
+        raise _fail(
+            name,
+            raw,
+            "expected a Hub repo id like owner/name (letters, digits, '-', '_' or '.', at most 96 each, "
+            "no '--' or '..') or an absolute path, without spaces",
+        )
+    return raw
 
 
 def _region(name: str, raw: str) -> str:
@@ -328,10 +280,26 @@ def _region(name: str, raw: str) -> str:
 
 
 def _s3_prefix(name: str, raw: str) -> str:
-    if raw and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*/$", raw):
+    match = re.fullmatch(r"s3://([^/]+)/[^\x00-\x1f\x7f]*/", raw)
+    if raw and not match:
         raise _fail(
             name, raw, "expected empty or an S3 prefix ending in '/', e.g. s3://bucket/models/twin/v1/"
         )
+    if match and (problem := bucket_name_problem(match[1])):
+        raise _fail(name, raw, problem)
+    return raw
+
+
+def _bucket(name: str, raw: str) -> str:
+    """Empty (the default name), or a name S3 accepts for a general purpose bucket."""
+    if raw and (problem := bucket_name_problem(raw)):
+        raise _fail(name, raw, problem)
+    return raw
+
+
+def _cron(name: str, raw: str) -> str:
+    if problem := cron_problem(raw):
+        raise _fail(name, raw, problem)
     return raw
 
 
@@ -346,8 +314,21 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
-def _secret(name: str, raw: str) -> Secret:
-    return Secret(raw.strip())
+def _secret(regex: re.Pattern[str], allowed: str) -> Callable[[str, str], Secret]:
+    """A credential's characters are checked, so a pasted line break never reaches a header."""
+
+    def parse(name: str, raw: str) -> Secret:
+        value = raw.strip()
+        if value and not regex.fullmatch(value):
+            raise SettingsError(f"{name} is invalid: {allowed} (the value is not shown)")
+        return Secret(value)
+
+    return parse
+
+
+# IAM's accessKeyIdType is [\w]+, at most 128; the emulator's "test" key is shorter than AWS's 16.
+_key_id = _secret(re.compile(r"[A-Za-z0-9_]{1,128}"), "expected up to 128 letters, digits or '_'")
+_printable_secret = _secret(re.compile(r"[!-~]+"), "expected printable ASCII characters without spaces")
 
 
 def _path(name: str, raw: str) -> Path:
@@ -368,7 +349,7 @@ HOST_RE = re.compile(
 def _gateway_token(name: str, raw: str) -> Secret:
     # The value is never echoed back, not even in the error: it is a secret either way.
     value = raw.strip()
-    if value and not GATEWAY_TOKEN_RE.match(value):
+    if value and not GATEWAY_TOKEN_RE.fullmatch(value):
         raise SettingsError(
             f"{name} is invalid: expected 16-512 printable ASCII characters without spaces "
             "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
@@ -381,7 +362,7 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     if origins == ("*",):
         return origins
     for origin in origins:
-        if not ORIGIN_RE.match(origin):
+        if not ORIGIN_RE.fullmatch(origin):
             raise _fail(
                 name,
                 raw,
@@ -398,7 +379,7 @@ def _host(name: str, raw: str) -> str:
         return value
     except ValueError:
         pass
-    if len(value) > 253 or not HOST_RE.match(value):
+    if len(value) > 253 or not HOST_RE.fullmatch(value):
         raise _fail(name, raw, "expected an IP address such as 127.0.0.1 or 0.0.0.0, or a host name")
     return value
 
@@ -407,13 +388,16 @@ def _host(name: str, raw: str) -> str:
 SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TARGET": ("target", _choice("local", "aws")),
     "AWS_REGION": ("region", _region),
-    "AWS_ACCESS_KEY_ID": ("aws_access_key_id", _secret),
-    "AWS_SECRET_ACCESS_KEY": ("aws_secret_access_key", _secret),
-    "AWS_SESSION_TOKEN": ("aws_session_token", _secret),
+    "AWS_ACCESS_KEY_ID": ("aws_access_key_id", _key_id),
+    "AWS_SECRET_ACCESS_KEY": ("aws_secret_access_key", _printable_secret),
+    "AWS_SESSION_TOKEN": ("aws_session_token", _printable_secret),
     "AWS_PROFILE": ("aws_profile", _text),
     "LLM_TWIN_PREFIX": (
         "name_prefix",
-        _pattern(PREFIX_RE, "expected 3-24 lowercase letters, digits or '-', starting with a letter"),
+        _pattern(
+            PREFIX_RE,
+            "expected 3-24 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit",
+        ),
     ),
     "SAGEMAKER_ENDPOINT_NAME": (
         "endpoint_name",
@@ -422,35 +406,37 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
             "SageMaker allows 1-63 letters, digits or '-', starting and ending with a letter or digit",
         ),
     ),
-    "HF_MODEL_ID": (
-        "hf_model_id",
-        _pattern(MODEL_ID_RE, "expected a Hub repo id like owner/name or an absolute path, without spaces"),
-    ),
-    "HF_TOKEN": ("hf_token", _secret),
+    "HF_MODEL_ID": ("hf_model_id", _model_id),
+    "HF_TOKEN": ("hf_token", _printable_secret),
     "TGI_VERSION": (
         "tgi_version",
-        _pattern(re.compile(r"^\d+\.\d+(\.\d+)?$"), "expected a version like 3.3.6"),
+        _pattern(re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?"), "expected a version like 3.3.6"),
     ),
-    "TGI_IMAGE_URI": ("image_uri", _pattern(re.compile(r"^(\S+:\S+)?$"), "expected empty or repo:tag")),
+    "TGI_IMAGE_URI": (
+        "image_uri",
+        _pattern(
+            re.compile(r"([!-~]+:[!-~]+)?"), "expected empty or an image reference repo:tag, without spaces"
+        ),
+    ),
     "SAGEMAKER_INSTANCE_TYPE": (
         "instance_type",
         _pattern(INSTANCE_RE, "expected a SageMaker instance type starting with 'ml.', e.g. ml.g5.2xlarge"),
     ),
-    "SAGEMAKER_INSTANCE_COUNT": ("instance_count", _int(1)),
+    "SAGEMAKER_INSTANCE_COUNT": ("instance_count", _int(1, MAX_INSTANCES)),
     "SM_NUM_GPUS": ("num_gpus", _optional_int(1, 8)),
-    "MAX_INPUT_TOKENS": ("max_input_tokens", _int(1)),
-    "MAX_TOTAL_TOKENS": ("max_total_tokens", _int(2)),
-    "MAX_BATCH_TOTAL_TOKENS": ("max_batch_total_tokens", _int(2)),
-    "MAX_BATCH_PREFILL_TOKENS": ("max_batch_prefill_tokens", _int(1)),
+    "MAX_INPUT_TOKENS": ("max_input_tokens", _int(1, MAX_TOKENS)),
+    "MAX_TOTAL_TOKENS": ("max_total_tokens", _int(2, MAX_TOKENS)),
+    "MAX_BATCH_TOTAL_TOKENS": ("max_batch_total_tokens", _int(2, MAX_TOKENS)),
+    "MAX_BATCH_PREFILL_TOKENS": ("max_batch_prefill_tokens", _int(1, MAX_TOKENS)),
     "HF_MODEL_QUANTIZE": ("quantize", _choice("", *QUANTIZE)),
     "MESSAGES_API_ENABLED": ("messages_api_enabled", _bool),
     "HEALTH_CHECK_TIMEOUT": ("health_check_timeout", _int(60, 3600)),
     "MODEL_DOWNLOAD_TIMEOUT": ("download_timeout", _int(60, 3600)),
     "MODEL_DATA_S3_URI": ("model_data_s3_uri", _s3_prefix),
     "AUTOSCALING_ENABLED": ("autoscaling_enabled", _bool),
-    "AUTOSCALING_MIN_CAPACITY": ("autoscaling_min", _int(1)),
-    "AUTOSCALING_MAX_CAPACITY": ("autoscaling_max", _int(1)),
-    "AUTOSCALING_TARGET_INVOCATIONS": ("autoscaling_target", _positive_float),
+    "AUTOSCALING_MIN_CAPACITY": ("autoscaling_min", _int(1, MAX_INSTANCES)),
+    "AUTOSCALING_MAX_CAPACITY": ("autoscaling_max", _int(1, MAX_INSTANCES)),
+    "AUTOSCALING_TARGET_INVOCATIONS": ("autoscaling_target", BoundedNumber(0, 100_000, lo_open=True)),
     "AUTOSCALING_SCALE_IN_COOLDOWN": ("autoscaling_scale_in_cooldown", _int(0, 86400)),
     "AUTOSCALING_SCALE_OUT_COOLDOWN": ("autoscaling_scale_out_cooldown", _int(0, 86400)),
     "ROLLOUT_MODE": ("rollout_mode", _choice(*ROLLOUT_MODES)),
@@ -459,14 +445,14 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "ROLLOUT_WAIT_SECONDS": ("rollout_wait_seconds", _int(0, 3600)),
     "ROLLOUT_TERMINATION_WAIT_SECONDS": ("rollout_termination_wait_seconds", _int(0, 3600)),
     "ALARM_5XX_ENABLED": ("alarm_5xx_enabled", _bool),
-    "ALARM_5XX_THRESHOLD": ("alarm_5xx_threshold", _int(1)),
+    "ALARM_5XX_THRESHOLD": ("alarm_5xx_threshold", _int(1, 100_000)),
     "ALARM_LATENCY_P99_ENABLED": ("alarm_latency_p99_enabled", _bool),
     "ALARM_LATENCY_P99_MS": ("alarm_latency_p99_ms", _int(1, 3_600_000)),
     "ALARM_SETUP_TIME_ENABLED": ("alarm_setup_time_enabled", _bool),
     "ALARM_SETUP_TIME_SECONDS": ("alarm_setup_time_seconds", _int(1, 3600)),
     "SCHEDULED_SCALE_IN": ("scheduled_scale_in", _bool),
-    "SCALE_IN_CRON": ("scale_in_cron", _pattern(CRON_RE, CRON_ALLOWED)),
-    "SCALE_OUT_CRON": ("scale_out_cron", _pattern(CRON_RE, CRON_ALLOWED)),
+    "SCALE_IN_CRON": ("scale_in_cron", _cron),
+    "SCALE_OUT_CRON": ("scale_out_cron", _cron),
     "SCHEDULE_TIMEZONE": ("schedule_timezone", _timezone),
     "ASYNC_INFERENCE_ENABLED": ("async_inference_enabled", _bool),
     "ASYNC_MAX_CONCURRENT_INVOCATIONS": ("async_max_concurrent_invocations", _int(1, 1000)),
@@ -485,16 +471,10 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "GATEWAY_HOST": ("gateway_host", _host),
     "GATEWAY_PORT": ("gateway_port", _int(1, 65535)),
     "STATE_BACKEND": ("state_backend", _choice("local", "s3")),
-    "STATE_BUCKET": (
-        "state_bucket",
-        _pattern(
-            re.compile(r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$"),
-            "expected empty or an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'",
-        ),
-    ),
+    "STATE_BUCKET": ("state_bucket", _bucket),
     "COST_HOURS_PER_MONTH": ("cost_hours_per_month", _int(1, 744)),
-    "COST_MONTHLY_BUDGET_USD": ("cost_monthly_budget", _non_negative_float),
-    "MODEL_STORAGE_GB": ("model_storage_gb", _non_negative_float),
+    "COST_MONTHLY_BUDGET_USD": ("cost_monthly_budget", BoundedNumber(0, 10_000_000)),
+    "MODEL_STORAGE_GB": ("model_storage_gb", BoundedNumber(0, 100_000)),
     "PRICING_SOURCE": ("pricing_source", _choice("auto", "table")),
 }
 
@@ -524,6 +504,15 @@ def _check_relations(s: Settings) -> None:
         raise SettingsError(
             f"AUTOSCALING_MAX_CAPACITY={s.autoscaling_max} must be >= AUTOSCALING_MIN_CAPACITY={s.autoscaling_min}"
         )
+    for bucket in (
+        f"{s.name_prefix}-tfstate-{ACCOUNT_PLACEHOLDER}",
+        f"{s.name_prefix}-artifacts-{ACCOUNT_PLACEHOLDER}-{s.region}",
+    ):
+        if problem := bucket_name_problem(bucket):
+            shown = bucket.replace(ACCOUNT_PLACEHOLDER, "<account>")
+            raise SettingsError(
+                f"LLM_TWIN_PREFIX={s.name_prefix!r} is invalid: it begins the bucket name {shown!r}, and {problem}"
+            )
     if not s.endpoint.startswith(f"{s.name_prefix}-"):
         raise SettingsError(
             f"SAGEMAKER_ENDPOINT_NAME={s.endpoint!r} must start with '{s.name_prefix}-' "
@@ -541,6 +530,23 @@ def _check_relations(s: Settings) -> None:
         )
 
 
+def _check_environment(s: Settings, merged: Mapping[str, str]) -> None:
+    """What the settings name outside themselves: the AWS profile, the state directory, the key file.
+
+    Checked without creating anything, so a bad path stops here instead of as a traceback later.
+    """
+    if s.aws_profile and (problem := profile_problem(s.aws_profile)):
+        raise _fail("AWS_PROFILE", s.aws_profile, problem)
+    if problem := directory_problem(s.state_dir):
+        raise _fail("LLM_TWIN_STATE_DIR", merged.get("LLM_TWIN_STATE_DIR", str(s.state_dir)), problem)
+    if problem := file_problem(s.credentials_file):
+        raise _fail(
+            "SAGEMAKER_USER_CREDENTIALS",
+            merged.get("SAGEMAKER_USER_CREDENTIALS", str(s.credentials_file)),
+            problem,
+        )
+
+
 def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".env")) -> Settings:
     """Merge `.env` under `environ` and validate; SettingsError on the first bad value."""
     merged: dict[str, str] = {}
@@ -554,6 +560,9 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         if raw is None or (raw.strip() == "" and not isinstance(_DEFAULTS[attr], bool | type(None))):
             continue
         values[attr] = parse(env_name, raw)
+    if values.get("tf_plugin_dir") is None and DEFAULT_PLUGIN_MIRROR.is_dir():
+        values["tf_plugin_dir"] = DEFAULT_PLUGIN_MIRROR  # the Makefile's old default, now the CLI's own
     settings = Settings(**values)
     _check_relations(settings)
+    _check_environment(settings, merged)
     return settings

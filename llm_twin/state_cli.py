@@ -17,7 +17,7 @@ def bootstrap_state(ctx: click.Context) -> None:
 
     @handle_errors
     def run() -> None:
-        deployment = _deployment(ctx)
+        deployment = _deployment(ctx, terraform=False)  # boto3 only: the bucket exists before any stack
         result = deployment.bootstrap_state()
         if result.created:
             _say(f"created the state bucket {result.bucket} ({', '.join(result.changed)})")

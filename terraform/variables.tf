@@ -87,6 +87,46 @@ variable "endpoint" {
     condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint.name))
     error_message = "endpoint.name must be 1-63 letters, digits or hyphens, starting and ending with a letter or digit."
   }
+
+  validation {
+    condition     = var.endpoint.instance_count >= 1 && var.endpoint.instance_count <= 100 && floor(var.endpoint.instance_count) == var.endpoint.instance_count
+    error_message = "endpoint.instance_count must be a whole number from 1 to 100 (llm-twin's ceiling against typos)."
+  }
+
+  validation {
+    condition     = var.endpoint.num_gpus >= 1 && var.endpoint.num_gpus <= 8 && floor(var.endpoint.num_gpus) == var.endpoint.num_gpus
+    error_message = "endpoint.num_gpus must be a whole number from 1 to 8."
+  }
+
+  validation {
+    condition     = var.endpoint.max_input_tokens >= 1 && var.endpoint.max_input_tokens <= 16777216 && floor(var.endpoint.max_input_tokens) == var.endpoint.max_input_tokens
+    error_message = "endpoint.max_input_tokens must be a whole number from 1 to 16777216."
+  }
+
+  validation {
+    condition     = var.endpoint.max_total_tokens >= 2 && var.endpoint.max_total_tokens <= 16777216 && floor(var.endpoint.max_total_tokens) == var.endpoint.max_total_tokens
+    error_message = "endpoint.max_total_tokens must be a whole number from 2 to 16777216."
+  }
+
+  validation {
+    condition     = var.endpoint.max_batch_total_tokens >= 2 && var.endpoint.max_batch_total_tokens <= 16777216 && floor(var.endpoint.max_batch_total_tokens) == var.endpoint.max_batch_total_tokens
+    error_message = "endpoint.max_batch_total_tokens must be a whole number from 2 to 16777216."
+  }
+
+  validation {
+    condition     = var.endpoint.max_batch_prefill_tokens >= 1 && var.endpoint.max_batch_prefill_tokens <= 16777216 && floor(var.endpoint.max_batch_prefill_tokens) == var.endpoint.max_batch_prefill_tokens
+    error_message = "endpoint.max_batch_prefill_tokens must be a whole number from 1 to 16777216."
+  }
+
+  validation {
+    condition     = var.endpoint.container_startup_health_check_timeout_in_seconds >= 60 && var.endpoint.container_startup_health_check_timeout_in_seconds <= 3600 && floor(var.endpoint.container_startup_health_check_timeout_in_seconds) == var.endpoint.container_startup_health_check_timeout_in_seconds
+    error_message = "endpoint.container_startup_health_check_timeout_in_seconds must be a whole number from 60 to 3600."
+  }
+
+  validation {
+    condition     = var.endpoint.model_data_download_timeout_in_seconds >= 60 && var.endpoint.model_data_download_timeout_in_seconds <= 3600 && floor(var.endpoint.model_data_download_timeout_in_seconds) == var.endpoint.model_data_download_timeout_in_seconds
+    error_message = "endpoint.model_data_download_timeout_in_seconds must be a whole number from 60 to 3600."
+  }
 }
 
 variable "hf_token" {
@@ -108,6 +148,31 @@ variable "autoscaling" {
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.autoscaling.min_capacity >= 1 && var.autoscaling.min_capacity <= 100 && floor(var.autoscaling.min_capacity) == var.autoscaling.min_capacity
+    error_message = "autoscaling.min_capacity must be a whole number from 1 to 100 (llm-twin's ceiling against typos)."
+  }
+
+  validation {
+    condition     = var.autoscaling.max_capacity >= 1 && var.autoscaling.max_capacity <= 100 && floor(var.autoscaling.max_capacity) == var.autoscaling.max_capacity
+    error_message = "autoscaling.max_capacity must be a whole number from 1 to 100 (llm-twin's ceiling against typos)."
+  }
+
+  validation {
+    condition     = var.autoscaling.target_invocations_per_instance > 0 && var.autoscaling.target_invocations_per_instance <= 100000
+    error_message = "autoscaling.target_invocations_per_instance must be a number > 0 and at most 100000."
+  }
+
+  validation {
+    condition     = var.autoscaling.scale_in_cooldown >= 0 && var.autoscaling.scale_in_cooldown <= 86400 && floor(var.autoscaling.scale_in_cooldown) == var.autoscaling.scale_in_cooldown
+    error_message = "autoscaling.scale_in_cooldown must be a whole number from 0 to 86400."
+  }
+
+  validation {
+    condition     = var.autoscaling.scale_out_cooldown >= 0 && var.autoscaling.scale_out_cooldown <= 86400 && floor(var.autoscaling.scale_out_cooldown) == var.autoscaling.scale_out_cooldown
+    error_message = "autoscaling.scale_out_cooldown must be a whole number from 0 to 86400."
+  }
 }
 
 variable "ecr" {
@@ -131,6 +196,26 @@ variable "rollout" {
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.rollout.canary_percent >= 1 && var.rollout.canary_percent <= 50 && floor(var.rollout.canary_percent) == var.rollout.canary_percent
+    error_message = "rollout.canary_percent must be a whole number from 1 to 50."
+  }
+
+  validation {
+    condition     = var.rollout.linear_step_percent >= 10 && var.rollout.linear_step_percent <= 50 && floor(var.rollout.linear_step_percent) == var.rollout.linear_step_percent
+    error_message = "rollout.linear_step_percent must be a whole number from 10 to 50."
+  }
+
+  validation {
+    condition     = var.rollout.wait_interval_in_seconds >= 0 && var.rollout.wait_interval_in_seconds <= 3600 && floor(var.rollout.wait_interval_in_seconds) == var.rollout.wait_interval_in_seconds
+    error_message = "rollout.wait_interval_in_seconds must be a whole number from 0 to 3600."
+  }
+
+  validation {
+    condition     = var.rollout.termination_wait_in_seconds >= 0 && var.rollout.termination_wait_in_seconds <= 3600 && floor(var.rollout.termination_wait_in_seconds) == var.rollout.termination_wait_in_seconds
+    error_message = "rollout.termination_wait_in_seconds must be a whole number from 0 to 3600."
+  }
 }
 
 variable "alarms" {
@@ -147,6 +232,21 @@ variable "alarms" {
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.alarms.invocation_5xx_threshold >= 1 && var.alarms.invocation_5xx_threshold <= 100000 && floor(var.alarms.invocation_5xx_threshold) == var.alarms.invocation_5xx_threshold
+    error_message = "alarms.invocation_5xx_threshold must be a whole number from 1 to 100000."
+  }
+
+  validation {
+    condition     = var.alarms.latency_p99_threshold_ms >= 1 && var.alarms.latency_p99_threshold_ms <= 3600000 && floor(var.alarms.latency_p99_threshold_ms) == var.alarms.latency_p99_threshold_ms
+    error_message = "alarms.latency_p99_threshold_ms must be a whole number from 1 to 3600000."
+  }
+
+  validation {
+    condition     = var.alarms.setup_time_threshold_seconds >= 1 && var.alarms.setup_time_threshold_seconds <= 3600 && floor(var.alarms.setup_time_threshold_seconds) == var.alarms.setup_time_threshold_seconds
+    error_message = "alarms.setup_time_threshold_seconds must be a whole number from 1 to 3600."
+  }
 }
 
 variable "scheduled_scaling" {
@@ -169,4 +269,9 @@ variable "async_inference" {
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = var.async_inference.max_concurrent_invocations_per_instance >= 1 && var.async_inference.max_concurrent_invocations_per_instance <= 1000 && floor(var.async_inference.max_concurrent_invocations_per_instance) == var.async_inference.max_concurrent_invocations_per_instance
+    error_message = "async_inference.max_concurrent_invocations_per_instance must be a whole number from 1 to 1000."
+  }
 }

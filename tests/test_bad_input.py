@@ -1,12 +1,17 @@
 """The bad-input matrix: each row is one bad input, the line it must produce, and its exit code.
 
 Rows cover settings (environment and `.env`), CLI options, Terraform variables and
-inference requests. Usage errors exit 2, runtime errors 1. Every row runs against a live
-emulator and checks afterwards that it still matches the snapshot taken before the first
-row: the project's resources, the endpoint (config, status, last change), the Terraform
-state files and the deployer's credentials file.
+inference requests. Usage errors exit 2, runtime errors 1.
 
-CLI rows run against the session's applied stack, since nothing may change it. Terraform
+Setting rows (tests/bad_settings_rows.py, at least two for every setting in
+`.env.example`) stop in validation, so they need no emulator: each runs in a scratch
+directory and checks that nothing appeared in it, nothing listens on the local AWS port
+and its one line on stderr is exactly the expected one.
+
+CLI rows run against the session's applied stack, since nothing may change it: every row
+checks afterwards that it still matches the snapshot taken before the first row, the
+project's resources, the endpoint (config, status, last change), the Terraform state
+files and the deployer's credentials file. Terraform
 rows feed values that skip the Python checks (as a bug there would) straight to the
 module's own `validation` blocks, on a private bootstrapped emulator whose main stack has
 no state yet, so a missed validation would plan creations and still apply nothing.
@@ -16,6 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
+import socket
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +35,11 @@ from click.testing import CliRunner
 from llm_twin.cli import main
 from llm_twin.deploy import Deployment
 from llm_twin.errors import LlmTwinError
-from llm_twin.local.daemon import free_port
-from tests.conftest import client, private_target, settings_for
+from llm_twin.local.daemon import LocalAws, free_port
+from llm_twin.setting_rules import terraform_platform
+from llm_twin.settings import SPEC
+from tests.bad_settings_rows import SETTING_ROWS, SettingRow
+from tests.conftest import REPO, client, private_target, settings_for
 from tests.project_resources import project_resources
 
 LONG_PROMPT = "hello " * 1000  # about 3000 tokens: over MAX_INPUT_TOKENS, under MAX_TOTAL_TOKENS
@@ -43,8 +54,6 @@ class Row:
     message: str
     exit_code: int
     env: dict[str, str | None] = field(default_factory=dict)
-    dotenv: str | None = None
-    """Contents of the --env-file, when the bad value comes from `.env`."""
     stdin: str | None = None
     one_line: bool = True
     """Our errors are one line on stderr; Click's usage errors add a Usage: header."""
@@ -54,118 +63,11 @@ def option_row(id: str, args: tuple[str, ...], message: str, stdin: str | None =
     return Row(id, args, message, 2, stdin=stdin, one_line=False)
 
 
-def settings_row(id: str, env: dict[str, str | None], message: str, command: str = "apply") -> Row:
-    return Row(id, (command,), message, 2, env=env)
-
-
 def infer_row(id: str, args: tuple[str, ...], message: str, exit_code: int, **env: str) -> Row:
     return Row(id, ("infer", *args), message, exit_code, env=dict(env))
 
 
 CLI_ROWS = [
-    # -- settings, from the environment: SettingsError before anything runs (exit 2)
-    settings_row(
-        "region",
-        {"AWS_REGION": "moon-1"},
-        "SettingsError: AWS_REGION='moon-1' is invalid: expected an AWS region",
-    ),
-    settings_row(
-        "region-on-destroy",
-        {"AWS_REGION": "moon-1"},
-        "SettingsError: AWS_REGION='moon-1' is invalid",
-        "destroy",
-    ),
-    settings_row(
-        "instance-type",
-        {"SAGEMAKER_INSTANCE_TYPE": "g5.2xlarge"},
-        "SAGEMAKER_INSTANCE_TYPE='g5.2xlarge' is invalid: expected a SageMaker instance type starting with 'ml.'",
-    ),
-    settings_row(
-        "total-below-input",
-        {"MAX_TOTAL_TOKENS": "1024"},
-        "SettingsError: MAX_TOTAL_TOKENS=1024 must be greater than MAX_INPUT_TOKENS=2048",
-    ),
-    settings_row(
-        "prefill-below-input",
-        {"MAX_BATCH_PREFILL_TOKENS": "1000"},
-        "SettingsError: MAX_BATCH_PREFILL_TOKENS=1000 must be >= MAX_INPUT_TOKENS=2048",
-        "plan",
-    ),
-    settings_row(
-        "batch-below-total",
-        {"MAX_BATCH_TOTAL_TOKENS": "4000"},
-        "SettingsError: MAX_BATCH_TOTAL_TOKENS=4000 must be >= MAX_TOTAL_TOKENS=4096",
-    ),
-    settings_row(
-        "autoscaling-max-below-min",
-        {"AUTOSCALING_MIN_CAPACITY": "3", "AUTOSCALING_MAX_CAPACITY": "2"},
-        "SettingsError: AUTOSCALING_MAX_CAPACITY=2 must be >= AUTOSCALING_MIN_CAPACITY=3",
-    ),
-    settings_row(
-        "gpus", {"SM_NUM_GPUS": "9"}, "SM_NUM_GPUS='9' is invalid: expected a whole number from 1 to 8"
-    ),
-    settings_row(
-        "instance-count-word",
-        {"SAGEMAKER_INSTANCE_COUNT": "two"},
-        "SAGEMAKER_INSTANCE_COUNT='two' is invalid: expected a whole number from 1 up",
-    ),
-    settings_row(
-        "quantize",
-        {"HF_MODEL_QUANTIZE": "int4"},
-        "HF_MODEL_QUANTIZE='int4' is invalid: allowed: (empty), awq",
-    ),
-    settings_row(
-        "endpoint-outside-prefix",
-        {"SAGEMAKER_ENDPOINT_NAME": "other-endpoint"},
-        "SAGEMAKER_ENDPOINT_NAME='other-endpoint' must start with 'llm-twin-'",
-    ),
-    settings_row(
-        "prefix",
-        {"LLM_TWIN_PREFIX": "LLM"},
-        "LLM_TWIN_PREFIX='LLM' is invalid: expected 3-24 lowercase letters",
-    ),
-    settings_row(
-        "model-id-space", {"HF_MODEL_ID": "owner/has space"}, "HF_MODEL_ID='owner/has space' is invalid"
-    ),
-    settings_row(
-        "s3-prefix-no-slash",
-        {"MODEL_DATA_S3_URI": "s3://bucket/models"},
-        "MODEL_DATA_S3_URI='s3://bucket/models' is invalid: expected empty or an S3 prefix ending in '/'",
-    ),
-    settings_row(
-        "health-check-timeout",
-        {"HEALTH_CHECK_TIMEOUT": "10"},
-        "HEALTH_CHECK_TIMEOUT='10' is invalid: expected a whole number from 60 to 3600",
-    ),
-    settings_row("target", {"TARGET": "gcp"}, "TARGET='gcp' is invalid: allowed: local, aws"),
-    settings_row(
-        "tgi-version", {"TGI_VERSION": "9.9.9"}, "TGI_VERSION='9.9.9' is not in the DLC catalogue; allowed:"
-    ),
-    settings_row(
-        "autoscaling-target",
-        {"AUTOSCALING_TARGET_INVOCATIONS": "0"},
-        "AUTOSCALING_TARGET_INVOCATIONS='0' is invalid: expected a number > 0",
-    ),
-    settings_row(
-        "aws-without-credentials",
-        {"TARGET": "aws", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": None},
-        "SettingsError: TARGET=aws needs admin credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-    ),
-    # -- settings, from .env (the environment still wins for what it sets)
-    Row(
-        "dotenv-bool",
-        ("apply",),
-        "SettingsError: MESSAGES_API_ENABLED='maybe' is invalid: expected true or false",
-        2,
-        dotenv="MESSAGES_API_ENABLED=maybe\n",
-    ),
-    Row(
-        "dotenv-cooldown",
-        ("plan",),
-        "AUTOSCALING_SCALE_IN_COOLDOWN='-5' is invalid: expected a whole number from 0 to 86400",
-        2,
-        dotenv="# a comment\nAUTOSCALING_SCALE_IN_COOLDOWN=-5\n",
-    ),
     # -- CLI options: Click's usage errors (exit 2), before any call
     option_row("unknown-option", ("apply", "--bogus"), "Error: No such option '--bogus'"),
     option_row("unknown-command", ("deploy",), "No such command 'deploy'"),
@@ -236,6 +138,70 @@ CLI_ROWS = [
 ]
 
 
+def _listing(root: Path) -> dict[str, str]:
+    """Every path under root with its kind and size: what a row must not change."""
+    return {
+        str(p.relative_to(root)): "dir" if p.is_dir() else f"file {p.stat().st_size}"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("row", SETTING_ROWS, ids=[row.id for row in SETTING_ROWS])
+def test_bad_setting(row: SettingRow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 2 with exactly the expected line, and nothing created: no state, no emulator, no file."""
+    (tmp_path / "a-file").write_text("in the way\n")
+    (tmp_path / "empty-dir").mkdir()
+    (tmp_path / "aws-config").write_text("[profile admin]\nregion = eu-central-1\n")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # relative defaults (.llm-twin, the credentials file) land here
+    port = free_port()
+    scratch = str(tmp_path)
+    value = row.value.replace("{tmp}", scratch)
+    env: dict[str, str | None] = {name: None for name in SPEC}  # never the developer's settings
+    env.update(
+        LLM_TWIN_STATE_DIR=str(tmp_path / "state"),
+        LOCAL_AWS_PORT=str(port),
+        TF_PLUGIN_CACHE_DIR=str(tmp_path / "plugin-cache"),
+        AWS_CONFIG_FILE=str(tmp_path / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws-credentials"),
+    )
+    env.update(row.env)
+    env_file = tmp_path / "settings.env"
+    if row.dotenv:
+        env_file.write_text(f"{row.setting}={value}\n")
+    else:
+        env[row.setting] = value
+    before = _listing(tmp_path)
+
+    try:
+        result = CliRunner().invoke(main, ["--env-file", str(env_file), *row.command], env=env)
+    finally:
+        listening = _listening(port)
+        if listening:  # a value let through must not leave its emulator behind
+            LocalAws(tmp_path / "state", port).down()
+
+    expected = row.line.replace("{tmp}", scratch).replace("{platform}", terraform_platform())
+    assert (result.exit_code, result.stderr) == (2, expected + "\n"), result.output
+    assert result.stdout == ""
+    assert _listing(tmp_path) == before
+    assert not listening
+
+
+def test_every_setting_in_env_example_has_two_hostile_rows() -> None:
+    """A setting added to `.env.example` fails here until it has its rows in the matrix."""
+    example = (REPO / ".env.example").read_text()
+    names = re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, re.MULTILINE)
+    rows = Counter(row.setting for row in SETTING_ROWS)
+    assert {name: rows[name] for name in names if rows[name] < 2} == {}
+    assert set(rows) <= set(names), "a row names a setting that .env.example does not have"
+
+
 def _sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
@@ -268,8 +234,6 @@ def test_bad_cli_input(
     row: Row, shared_baseline: dict[str, Any], shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     env_file = tmp_path / ".env"
-    if row.dotenv is not None:
-        env_file.write_text(row.dotenv)
     env = {**shared_env, **row.env}
 
     result = CliRunner().invoke(main, ["--env-file", str(env_file), *row.args], env=env, input=row.stdin)

@@ -1,8 +1,12 @@
 """The CLI through CliRunner: bad settings, a missing bootstrap, admin keys refused.
 
+Offline runs use a real subprocess, since the process environment is what they test.
 The full lifecycle through a real subprocess is in tests/test_lifecycle.py.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,9 @@ from click.testing import CliRunner
 from llm_twin.cli import main
 from llm_twin.credentials import read_credentials, write_credentials
 from llm_twin.deploy import Deployment
-from tests.conftest import settings_for
+from llm_twin.local.daemon import free_port
+from llm_twin.settings import DEFAULT_PLUGIN_MIRROR, SPEC
+from tests.conftest import private_target, settings_for, stack_environ
 
 BAD_INPUTS = [
     ({"AWS_REGION": "moon-1"}, ["apply"], "SettingsError: AWS_REGION='moon-1' is invalid"),
@@ -92,3 +98,57 @@ def test_admin_credentials_for_the_main_stack_are_refused_unless_asked(fresh_env
     allowed = runner.invoke(main, [*args, "plan", "--as-admin"], env=fresh_env)
     assert allowed.exit_code == 0, allowed.output
     assert "main stack (--as-admin) runs as" in allowed.output
+
+
+# -- offline, from the venv: no Makefile to point Terraform at the provider mirror -------------
+
+
+def _offline(tmp_path: Path, settings_env: dict[str, str]) -> dict[str, str]:
+    """The process environment of `llm-twin` run by hand offline: TF_PLUGIN_DIR unset, no registry.
+
+    HTTPS_PROXY names a closed local port, so a registry request fails at once instead of
+    hanging; loopback (the local AWS) stays direct.
+    """
+    if not DEFAULT_PLUGIN_MIRROR.is_dir():
+        pytest.skip(f"no offline provider mirror at {DEFAULT_PLUGIN_MIRROR}")
+    env = {k: v for k, v in os.environ.items() if k not in SPEC and not k.lower().endswith("_proxy")}
+    env.update({k: v for k, v in settings_env.items() if k != "TF_PLUGIN_DIR"})
+    closed = free_port()
+    env.update(HTTPS_PROXY=f"http://127.0.0.1:{closed}", NO_PROXY="127.0.0.1,localhost")
+    return env
+
+
+def _llm_twin(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(Path(sys.executable).with_name("llm-twin")),
+        "--env-file",
+        str(tmp_path / "none.env"),
+        *args,
+    ]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_validate_from_the_venv_works_offline_without_tf_plugin_dir(tmp_path: Path) -> None:
+    env = _offline(tmp_path, stack_environ(tmp_path / "state", free_port()))
+    result = _llm_twin(tmp_path, env, "validate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["bootstrap: valid", "main: valid"]
+
+
+@pytest.mark.stack
+def test_plan_from_the_venv_works_offline_without_tf_plugin_dir(tmp_path: Path) -> None:
+    """Runs `terraform init` for both stacks (bootstrap applied first), as `make plan` would."""
+    with private_target(tmp_path / "state") as settings_env:
+        result = _llm_twin(tmp_path, _offline(tmp_path, settings_env), "plan")
+    assert result.returncode == 0, result.stderr
+    assert "Plan:" in result.stdout or "no changes" in result.stdout
+
+
+@pytest.mark.stack
+def test_status_from_the_venv_works_offline_without_tf_plugin_dir(
+    applied_stack: Deployment, shared_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _llm_twin(tmp_path, _offline(tmp_path, shared_env), "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"endpoint: {applied_stack.settings.endpoint}\n")
+    assert "status:   InService" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def test_uncovered_region_and_unpriced_type() -> None:
         ("COST_MONTHLY_BUDGET_USD", "-5"),
         ("MODEL_STORAGE_GB", "lots"),
         ("PRICING_SOURCE", "guess"),
+        # Each of these printed a 300-digit (or inf) estimate before the settings had ceilings.
+        ("MODEL_STORAGE_GB", "1e308"),
+        ("COST_MONTHLY_BUDGET_USD", "inf"),
+        ("SAGEMAKER_INSTANCE_COUNT", "1000000"),
+        ("AUTOSCALING_MAX_CAPACITY", "99999999999999999999"),
     ],
 )
 def test_cost_settings_out_of_range_stop_before_terraform(name: str, value: str, tmp_path: Path) -> None:
@@ -97,6 +103,25 @@ def test_cost_settings_out_of_range_stop_before_terraform(name: str, value: str,
     assert result.exit_code == 2
     assert result.output.startswith(f"SettingsError: {name}={value!r} is invalid")
     assert not (tmp_path / "local").exists()
+
+
+def test_the_largest_estimate_the_settings_allow_prints_plain_figures(tmp_path: Path) -> None:
+    """Every ceiling at once, on the dearest priced type: figures stay numbers a reader can read."""
+    prices = cost.load_price_table().hosting_per_hour["eu-central-1"]
+    dearest = max(prices, key=prices.__getitem__)
+    shown = _cli(
+        tmp_path,
+        "cost",
+        SAGEMAKER_INSTANCE_TYPE=dearest,
+        AUTOSCALING_ENABLED="true",
+        AUTOSCALING_MAX_CAPACITY="100",
+        COST_HOURS_PER_MONTH="744",
+        MODEL_STORAGE_GB="100000",
+    )
+    assert shown.exit_code == 0, shown.output
+    figures = re.findall(r"\$\s*([0-9.]+)", shown.output)
+    assert figures and all(len(figure.split(".")[0]) <= 9 for figure in figures), shown.output
+    assert "inf" not in shown.output and "e+" not in shown.output
 
 
 def test_pricing_api_answer_is_parsed() -> None:

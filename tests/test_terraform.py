@@ -2,7 +2,7 @@
 
 Root modules use only built-in things (`terraform_data`, outputs, `local-exec`),
 so no provider is downloaded. One test inits hashicorp/aws from the offline
-mirror named by TF_PLUGIN_DIR (default /opt/tf-plugins).
+mirror named by TF_PLUGIN_DIR (default: the settings' DEFAULT_PLUGIN_MIRROR).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from llm_twin.errors import TerraformError
 from llm_twin.progress import ApplyComplete, ApplyStart, LogEvent, ProgressEvent
+from llm_twin.settings import DEFAULT_PLUGIN_MIRROR
 from llm_twin.terraform import OutputValue, Terraform, TerraformConfig
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
@@ -376,7 +377,7 @@ def test_extra_env_reaches_terraform(config: TerraformConfig) -> None:
 
 
 def test_aws_provider_from_the_mirror_is_symlinked_through_the_cache(tmp_path: Path) -> None:
-    plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR") or "/opt/tf-plugins")
+    plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR") or DEFAULT_PLUGIN_MIRROR)
     if not (plugin_dir / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
         pytest.skip(f"no hashicorp/aws filesystem mirror at {plugin_dir} (set TF_PLUGIN_DIR)")
     version = next((plugin_dir / "registry.terraform.io" / "hashicorp" / "aws").iterdir()).name
