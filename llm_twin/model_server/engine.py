@@ -10,83 +10,40 @@ is merged into the running batch with left padding and an attention mask.
 Each sequence samples with its own `torch.Generator`, so a seeded request gives the
 same tokens alone or batched, streamed or not. Events go back to the caller through a
 thread-safe `sink` callable; the scheduler never blocks on a client.
+
+A failure while serving a request (its prefill, a decode step, a broken sink) ends
+the requests it touched with an `ErrorEvent` and the engine goes on: one bad request
+must never leave the server unhealthy for the next.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from llm_twin.errors import OverloadedError, SettingsError
+from llm_twin.errors import OverloadedError
 
+from . import decoding
+from .decoding import IncrementalDecoder
+from .events import ErrorEvent, Event, Finished, PrefillToken, Sink, Token, TokenEvent
+from .loading import LoadedModel, load_model
 from .params import FinishReason, ValidRequest
+
+# Importers of the engine find here what used to live in it.
+__all__ = ["Engine", "EngineConfig", "ErrorEvent", "Event", "Finished", "IncrementalDecoder"]
+__all__ += ["LoadedModel", "PrefillToken", "Sequence", "Sink", "Token", "TokenEvent", "load_model"]
 
 log = logging.getLogger(__name__)
 
 KV_CHUNK = 256
 """Spare KV-cache columns allocated at a time (fewer when no sequence can use them)."""
-
-
-@dataclass(frozen=True)
-class Token:
-    """One generated token, as TGI reports it."""
-
-    id: int
-    text: str
-    """The incremental decode: the texts of the non-special tokens concatenate to the output."""
-    logprob: float
-    special: bool
-
-
-@dataclass(frozen=True)
-class PrefillToken:
-    """A prompt token (`decoder_input_details`); the first one has no logprob."""
-
-    id: int
-    text: str
-    logprob: float | None
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What the last token carries on top of itself."""
-
-    generated_text: str
-    finish_reason: FinishReason
-    generated_tokens: int
-    seed: int | None
-    input_length: int
-    tokens: list[Token]
-    prefill: list[PrefillToken] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    """A token; `finished` is set on the last one."""
-
-    token: Token
-    finished: Finished | None = None
-
-
-@dataclass(frozen=True)
-class ErrorEvent:
-    """Generation failed; nothing follows."""
-
-    message: str
-    error_type: str = "generation"
-
-
-Event = TokenEvent | ErrorEvent
-Sink = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
@@ -103,112 +60,6 @@ class EngineConfig:
     """Requests waiting or running; one more is refused as overloaded."""
 
 
-class LoadedModel:
-    """A causal LM and its tokenizer, loaded from a local directory of safetensors."""
-
-    def __init__(self, model: Any, tokenizer: Any, *, model_dir: Path) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.model_dir = model_dir
-        self.config = model.config
-        self.special_ids = frozenset(int(i) for i in tokenizer.all_special_ids)
-        eos = model.generation_config.eos_token_id if model.generation_config else None
-        if eos is None:
-            eos = tokenizer.eos_token_id
-        self.eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
-        self.dtype = str(next(model.parameters()).dtype)
-        params = inspect.signature(model.forward).parameters
-        # transformers 5.x renamed `past_key_values` to `cache`.
-        self.cache_kwarg = "cache" if "cache" in params else "past_key_values"
-
-    @property
-    def max_position_embeddings(self) -> int | None:
-        return getattr(self.config, "max_position_embeddings", None)
-
-    def new_cache(self, layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> Any:
-        from transformers import DynamicCache
-
-        return (
-            DynamicCache(layers, config=self.config)
-            if layers is not None
-            else DynamicCache(config=self.config)
-        )
-
-    def forward(self, input_ids: torch.Tensor, cache: Any, *, every_position: bool = False, **kwargs: Any):
-        """Logits of the last position, shape (batch, vocab); of all positions if asked."""
-        out = self.model(
-            input_ids=input_ids,
-            use_cache=True,
-            logits_to_keep=0 if every_position else 1,
-            **{self.cache_kwarg: cache},
-            **kwargs,
-        )
-        return out.logits.float() if every_position else out.logits[:, -1, :].float()
-
-    def encode(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"])
-
-
-def load_model(model_dir: str | Path) -> LoadedModel:
-    """Load weights and tokenizer from `model_dir`; never touches the Hub, refuses non-safetensors."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise SettingsError(f"model directory {model_dir} does not exist")
-    if not any(model_dir.glob("*.safetensors")):
-        raise SettingsError(
-            f"{model_dir} holds no *.safetensors weights; this server only loads safetensors "
-            "(convert pytorch_model.bin first)"
-        )
-    if not (model_dir / "config.json").is_file():
-        raise SettingsError(f"{model_dir} has no config.json")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(model_dir),
-            local_files_only=True,
-            use_safetensors=True,
-            dtype=torch.float32,
-            attn_implementation="sdpa",
-        )
-    except (OSError, ValueError) as err:
-        raise SettingsError(f"cannot load the model in {model_dir}: {err}") from err
-    model.eval()
-    return LoadedModel(model, tokenizer, model_dir=model_dir)
-
-
-class IncrementalDecoder:
-    """TGI's prefix/read-offset detokenizer: emits text only once it is whole UTF-8."""
-
-    def __init__(self, tokenizer: Any, prompt_ids: list[int]) -> None:
-        self._tokenizer = tokenizer
-        self._ids = list(prompt_ids)
-        self._read = len(self._ids)
-        self._prefix = max(self._read - 5, 0)
-
-    def _decode(self, ids: list[int]) -> str:
-        return self._tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-    def _emit(self, *, force: bool) -> str:
-        prefix_text = self._decode(self._ids[self._prefix : self._read])
-        new_text = self._decode(self._ids[self._prefix :])
-        if force or (len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd")):
-            self._prefix, self._read = self._read, len(self._ids)
-            return new_text[len(prefix_text) :]
-        return ""
-
-    def step(self, token_id: int) -> str:
-        self._ids.append(token_id)
-        return self._emit(force=False)
-
-    def flush(self) -> str:
-        """Whatever is held back (an incomplete character) at the end of generation."""
-        if self._read == len(self._ids):
-            return ""
-        return self._emit(force=True)
-
-
 class Sequence:
     """One request inside the engine. `cancel()` is safe from any thread."""
 
@@ -223,13 +74,11 @@ class Sequence:
         self.tokens: list[Token] = []
         self.text_parts: list[str] = []
         self.decoder = IncrementalDecoder(loaded.tokenizer, request.input_ids)
-        self.position = len(request.input_ids)
         self.last_id = -1
         self.prefill: list[PrefillToken] = []
         self.released = False
         self.cost = request.input_length + request.max_new_tokens
         self._cancelled = threading.Event()
-        self.queued_at = time.monotonic()
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -242,42 +91,15 @@ class Sequence:
     def text(self) -> str:
         return "".join(self.text_parts)
 
+    @property
+    def position(self) -> int:
+        """The position of `last_id`, the token fed next. Derived, never counted: a counter
+        once started at the prompt length and was bumped by the first token, one too far."""
+        return len(self.all_ids) - 1
 
-def _select_token(seq: Sequence, logits: torch.Tensor) -> tuple[int, float]:
-    """Apply the sequence's logits processors and pick the next token (logits: 1-D, vocab)."""
-    params = seq.params
-    scores = logits
-    penalty = params.repetition_penalty
-    if penalty is not None and penalty != 1.0:
-        seen = torch.tensor(sorted(set(seq.all_ids)), dtype=torch.long)
-        seen = seen[seen < scores.shape[0]]
-        picked = scores.gather(0, seen)
-        picked = torch.where(picked < 0, picked * penalty, picked / penalty)
-        scores = scores.scatter(0, seen, picked)
-    if seq.generator is None:
-        logprobs = torch.log_softmax(scores, dim=-1)
-        token = int(torch.argmax(scores))
-        return token, float(logprobs[token])
-    if params.temperature is not None and params.temperature != 1.0:
-        scores = scores / params.temperature
-    if params.top_k:
-        k = min(params.top_k, scores.shape[0])
-        kth = torch.topk(scores, k).values[-1]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
-    if params.top_p is not None and params.top_p < 1.0:
-        sorted_scores, order = torch.sort(scores, descending=False)
-        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-        remove = cumulative <= (1 - params.top_p)
-        remove[-1] = False
-        scores = scores.masked_fill(remove.scatter(0, order, remove), float("-inf"))
-    logprobs = torch.log_softmax(scores, dim=-1)
-    token = int(torch.multinomial(logprobs.exp(), 1, generator=seq.generator))
-    return token, float(logprobs[token])
-
-
-def _needs_processing(seq: Sequence) -> bool:
-    penalty = seq.params.repetition_penalty
-    return seq.generator is not None or (penalty is not None and penalty != 1.0)
+    @property
+    def needs_processing(self) -> bool:
+        return decoding.needs_processing(self.params, self.generator)
 
 
 @dataclass
@@ -300,6 +122,8 @@ class Engine:
         self.config = config
         self._cond = threading.Condition()
         self._waiting: deque[Sequence] = deque()
+        self._admitted: list[Sequence] = []
+        """Out of the queue, not yet in the batch: failed with the rest if the thread dies."""
         self._in_flight = 0
         self._batch = _Batch()
         self._stopping = False
@@ -307,8 +131,6 @@ class Engine:
         self._failed: BaseException | None = None
         self.steps = 0
         self.max_batch_seen = 0
-
-    # -- public API -------------------------------------------------------------------
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="model-server-engine", daemon=True)
@@ -351,8 +173,6 @@ class Engine:
             self._cond.notify_all()
         return seq
 
-    # -- scheduler ----------------------------------------------------------------------
-
     def _run(self) -> None:
         try:
             with torch.inference_mode():
@@ -362,15 +182,13 @@ class Engine:
                             self._cond.wait()
                         if self._stopping:
                             break
-                        admitted = self._admit()
-                    self._drop(lambda s: s.cancelled)
-                    prefilled = [
-                        (seq, cache) for seq in admitted if (cache := self._prefill(seq)) is not None
-                    ]
-                    if prefilled:
-                        self._merge(prefilled)
-                    if self._batch.seqs:
-                        self._decode_step()
+                        self._admitted = self._admit()
+                    try:
+                        self._round(self._admitted)
+                    except Exception as err:  # a bug of ours must cost its requests, not the server
+                        log.exception("scheduler round failed")
+                        self._abandon(list(self._admitted) + self._take_batch(), err)
+                    self._admitted = []
         except BaseException as err:  # the thread must not die silently: /health reports it
             self._failed = err
             log.exception("engine thread crashed")
@@ -378,6 +196,16 @@ class Engine:
             raise
         finally:
             self._fail_all("Request failed during generation: server shutting down")
+
+    def _round(self, admitted: list[Sequence]) -> None:
+        """Prefill the admitted sequences, merge them into the batch, run one decode step."""
+        self._drop(lambda s: s.cancelled)
+        prefilled = [(seq, cache) for seq in admitted if (cache := self._prefill(seq)) is not None]
+        if prefilled:
+            with self._failing([seq for seq, _ in prefilled], "merge"):
+                self._merge(prefilled)
+        if self._batch.seqs:
+            self._decode_step()
 
     def _admit(self) -> list[Sequence]:
         """Pop waiting sequences that fit (FIFO, no overtaking). Caller holds the lock."""
@@ -388,9 +216,7 @@ class Engine:
         while self._waiting:
             seq = self._waiting[0]
             if seq.cancelled:
-                self._waiting.popleft()
-                seq.released = True
-                self._in_flight -= 1
+                self._release(self._waiting.popleft())
                 continue
             size = len(self._batch.seqs) + len(admitted)
             if size >= cfg.max_batch_size:
@@ -405,63 +231,71 @@ class Engine:
             prefill += seq.request.input_length
         return admitted
 
-    def _release(self, seq: Sequence) -> None:
-        """Give back the sequence's in-flight slot, once (finish and cancel can race)."""
+    def _release(self, seq: Sequence) -> bool:
+        """Give back the sequence's in-flight slot, once (finish and cancel can race); True if this call did."""
         with self._cond:
-            if not seq.released:
-                seq.released = True
-                self._in_flight -= 1
+            if seq.released:
+                return False
+            seq.released = True
+            self._in_flight -= 1
+            return True
 
     def _send(self, seq: Sequence, event: Event) -> None:
         try:
             seq.sink(event)
         except RuntimeError:  # the client's event loop is gone
             seq.cancel()
+        except Exception:  # a broken sink loses its own request, nobody else's
+            log.exception("sending an event failed; the request is cancelled")
+            seq.cancel()
+
+    def _abandon(self, seqs: list[Sequence], err: BaseException) -> None:
+        """End each sequence still open with an error event; the others already had their last event."""
+        for seq in seqs:
+            seq.cancel()
+            if self._release(seq):
+                self._send(seq, ErrorEvent(f"Request failed during generation: {err}"))
+
+    @contextmanager
+    def _failing(self, seqs: list[Sequence], stage: str) -> Iterator[None]:
+        """Run a stage for `seqs`; if it raises, they (only) end with an error."""
+        try:
+            yield
+        except Exception as err:
+            log.exception("%s failed", stage)
+            self._abandon(seqs, err)
+
+    def _take_batch(self) -> list[Sequence]:
+        batch, self._batch = self._batch, _Batch()
+        return batch.seqs
 
     def _fail_all(self, message: str) -> None:
         with self._cond:
-            pending = list(self._waiting) + list(self._batch.seqs)
+            pending = list(self._waiting) + list(self._admitted) + list(self._batch.seqs)
             self._waiting.clear()
+            self._admitted = []
             self._batch = _Batch()
-            for seq in pending:
-                if not seq.released:
-                    seq.released = True
-                    self._in_flight -= 1
         for seq in pending:
-            self._send(seq, ErrorEvent(message))
+            if self._release(seq):
+                self._send(seq, ErrorEvent(message))
 
     def _prefill(self, seq: Sequence) -> Any:
         """Run the prompt and emit the first token; the cache, if the sequence goes on."""
         if seq.cancelled:
             self._release(seq)
             return None
-        loaded = self.loaded
-        cache = loaded.new_cache()
-        ids = torch.tensor([seq.request.input_ids], dtype=torch.long)
-        every = seq.params.decoder_input_details
-        try:
-            logits = loaded.forward(
+        with self._failing([seq], "prefill"):
+            cache = self.loaded.new_cache()
+            ids = torch.tensor([seq.request.input_ids], dtype=torch.long)
+            every = seq.params.decoder_input_details
+            logits = self.loaded.forward(
                 ids, cache, every_position=every, position_ids=torch.arange(ids.shape[1]).unsqueeze(0)
             )
             if every:
-                seq.prefill = self._prefill_tokens(seq.request.input_ids, logits[0])
+                seq.prefill = decoding.prefill_tokens(self.loaded.tokenizer, seq.request.input_ids, logits[0])
                 logits = logits[:, -1, :]
-        except Exception as err:
-            log.exception("prefill failed")
-            self._release(seq)
-            self._send(seq, ErrorEvent(f"Request failed during generation: {err}"))
-            return None
-        if self._advance(seq, logits[0]):
-            return None
-        return cache
-
-    def _prefill_tokens(self, ids: list[int], logits: torch.Tensor) -> list[PrefillToken]:
-        logprobs = torch.log_softmax(logits[:-1], dim=-1)
-        decode = self.loaded.tokenizer.decode
-        tokens = [PrefillToken(ids[0], decode([ids[0]]), None)]
-        for position, token_id in enumerate(ids[1:]):
-            tokens.append(PrefillToken(token_id, decode([token_id]), float(logprobs[position, token_id])))
-        return tokens
+            return None if self._advance(seq, logits[0]) else cache
+        return None
 
     def _merge(self, prefilled: list[tuple[Sequence, Any]]) -> None:
         """Append prefilled sequences to the batch: one copy of the cache, left-padded to the widest."""
@@ -495,49 +329,35 @@ class Engine:
     def _decode_step(self) -> None:
         batch = self._batch
         cache = batch.cache
-        if cache.length + 1 > cache.capacity:
-            cache.reserve(cache.length + min(_columns_needed(batch.seqs), max(KV_CHUNK, cache.length)))
-        ids = torch.tensor([[s.last_id] for s in batch.seqs], dtype=torch.long)
-        positions = torch.tensor([[s.position] for s in batch.seqs], dtype=torch.long)
         try:
+            if cache.length + 1 > cache.capacity:
+                cache.reserve(cache.length + min(_columns_needed(batch.seqs), max(KV_CHUNK, cache.length)))
+            ids = torch.tensor([[s.last_id] for s in batch.seqs], dtype=torch.long)
+            positions = torch.tensor([[s.position] for s in batch.seqs], dtype=torch.long)
             logits = self.loaded.forward(ids, cache, attention_mask=cache.step_mask(), position_ids=positions)
         except Exception as err:
+            # Some layers may hold the failed step's column and others not: the cache is lost.
             log.exception("decode step failed")
-            self._batch = _Batch()
-            for seq in batch.seqs:
-                self._release(seq)
-                self._send(seq, ErrorEvent(f"Request failed during generation: {err}"))
+            self._abandon(self._take_batch(), err)
             return
         self.steps += 1
-        finished: set[int] = set()
-        for seq, row, choice in zip(
-            batch.seqs, logits, self._greedy_choices(batch.seqs, logits), strict=True
-        ):
-            if not seq.cancelled and self._advance(seq, row, choice):
-                finished.add(id(seq))
-        self._drop(lambda s: s.cancelled or id(s) in finished)
-
-    @staticmethod
-    def _greedy_choices(seqs: list[Sequence], logits: torch.Tensor) -> list[tuple[int, float] | None]:
-        """(token, logprob) of every greedy row without logits processors, in one pass; None for the others."""
-        plain = [i for i, s in enumerate(seqs) if not _needs_processing(s)]
-        choices: list[tuple[int, float] | None] = [None] * len(seqs)
-        if not plain:
-            return choices
-        rows = logits if len(plain) == len(seqs) else logits[plain]
-        token_ids = rows.argmax(dim=-1, keepdim=True)
-        logprobs = torch.log_softmax(rows, dim=-1).gather(1, token_ids)
-        for i, token_id, logprob in zip(
-            plain, token_ids[:, 0].tolist(), logprobs[:, 0].tolist(), strict=True
-        ):
-            choices[i] = (token_id, logprob)
-        return choices
+        plain = [i for i, s in enumerate(batch.seqs) if not s.needs_processing]
+        choices = decoding.greedy_choices(plain, logits)
+        leaving: set[int] = set()
+        for i, seq in enumerate(batch.seqs):
+            leaving.add(id(seq))  # until it takes its token and goes on
+            with self._failing([seq], "token selection"):
+                if not seq.cancelled and not self._advance(seq, logits[i], choices.get(i)):
+                    leaving.discard(id(seq))
+        self._drop(lambda s: id(s) in leaving)
 
     def _advance(self, seq: Sequence, logits: torch.Tensor, choice: tuple[int, float] | None = None) -> bool:
         """Pick, record and emit the next token; returns True when the sequence is done."""
         if seq.cancelled:
             return True
-        token_id, logprob = choice if choice is not None else _select_token(seq, logits)
+        if choice is None:
+            choice = decoding.select_token(seq.params, seq.generator, seq.all_ids, logits)
+        token_id, logprob = choice
         loaded = self.loaded
         special = token_id in loaded.special_ids
         if special:
@@ -546,18 +366,14 @@ class Engine:
             text = seq.decoder.step(token_id)
         seq.all_ids.append(token_id)
         seq.last_id = token_id
-        seq.position += 1
         generated = len(seq.tokens) + 1
         reason: FinishReason | None = None
         if generated >= seq.request.max_new_tokens:
             reason = "length"
         elif token_id in loaded.eos_ids:
             reason = "eos_token"
-        elif seq.request.stop and not special:
-            tail = seq.text[-64:] + text
-            window = len(text) + max(len(s) for s in seq.request.stop)
-            if any(stop in tail[-window:] for stop in seq.request.stop):
-                reason = "stop_sequence"
+        elif not special and decoding.stop_reached(seq.text, text, seq.request.stop):
+            reason = "stop_sequence"
         if reason is not None and not special:
             # Whatever is held back (an incomplete character) goes out with the last token.
             text += seq.decoder.flush()
