@@ -302,6 +302,14 @@ class Deployment:
                 raise SettingsError(f"terraform rejected a setting: {exc}") from exc
             raise
 
+    def _bootstrap_vars(self) -> dict[str, Any]:
+        """The bootstrap's variables, with the one state object the deployer may use (S3 backend)."""
+        bucket = self.state_bucket() if self.settings.state_backend == "s3" else ""
+        return {
+            **render.bootstrap_vars(self.settings),
+            "main_state": state_backend.main_state(self.settings, bucket),
+        }
+
     def bootstrapped(self) -> bool:
         return self.has_state(self.bootstrap_paths) and self.credentials_path.is_file()
 
@@ -328,7 +336,7 @@ class Deployment:
         plan = self._plan(
             terraform,
             self.bootstrap_paths,
-            render.bootstrap_vars(self.settings),
+            self._bootstrap_vars(),
             replace=[ACCESS_KEY_ADDRESS] if rotate_key and self.has_state(self.bootstrap_paths) else [],
         )
         if plan.changes:
@@ -444,7 +452,7 @@ class Deployment:
         admin = self.admin_credentials()
         self.identify("bootstrap", admin)
         terraform = self._terraform("bootstrap", admin)
-        render.write_tfvars(self.bootstrap_paths.tfvars, render.bootstrap_vars(self.settings))
+        render.write_tfvars(self.bootstrap_paths.tfvars, self._bootstrap_vars())
         terraform.destroy(var_file=self.bootstrap_paths.tfvars)
         self.credentials_path.unlink(missing_ok=True)
         return True

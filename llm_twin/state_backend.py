@@ -42,6 +42,17 @@ def lock_key(settings: Settings, stack: str) -> str:
     return f"{state_key(settings, stack)}.tflock"
 
 
+def main_state(settings: Settings, bucket: str) -> dict[str, str] | None:
+    """The bootstrap's `main_state`: the one state object (and its lock) the deployer may use.
+
+    None without the S3 backend: a grant on a state bucket that does not exist yet would be
+    a grant on a name anyone could still create, bucket names being global.
+    """
+    if settings.state_backend != "s3":
+        return None
+    return {"bucket": bucket, "key": state_key(settings, "main")}
+
+
 def backend_config(settings: Settings, stack: str, bucket: str) -> dict[str, Any]:
     """The S3 backend's arguments for one stack on one target."""
     config: dict[str, Any] = {

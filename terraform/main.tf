@@ -7,6 +7,16 @@ provider "aws" {
   s3_use_path_style = var.s3_use_path_style
 }
 
+data "aws_caller_identity" "current" {}
+
+module "names" {
+  source = "./modules/names"
+
+  name_prefix = var.name_prefix
+  account_id  = data.aws_caller_identity.current.account_id
+  region      = var.region
+}
+
 module "s3" {
   source = "./modules/s3"
 
@@ -19,7 +29,7 @@ module "s3" {
 module "ecr" {
   source = "./modules/ecr"
 
-  name                       = "${var.name_prefix}-inference"
+  name                       = module.names.repository
   force_delete               = var.force_destroy
   untagged_image_expiry_days = var.ecr.untagged_image_expiry_days
   max_image_count            = var.ecr.max_image_count

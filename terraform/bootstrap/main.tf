@@ -8,16 +8,22 @@ provider "aws" {
 
 data "aws_caller_identity" "current" {}
 
-locals {
-  # Named here, created by the main stack: the execution role may read only this bucket.
-  artifact_bucket_name = "${var.name_prefix}-artifacts-${data.aws_caller_identity.current.account_id}-${var.region}"
+# Named here, created by the main stack: the deployer's policy grants these exact names.
+module "names" {
+  source = "../modules/names"
+
+  name_prefix = var.name_prefix
+  account_id  = data.aws_caller_identity.current.account_id
+  region      = var.region
 }
 
 module "iam" {
   source = "../modules/iam"
 
   name_prefix          = var.name_prefix
-  artifact_bucket_name = local.artifact_bucket_name
+  artifact_bucket_name = module.names.artifact_bucket
+  repository_name      = module.names.repository
+  terraform_state      = var.main_state
 
   tags = var.tags
 }

@@ -5,7 +5,7 @@ output "execution_role_arn" {
 
 output "artifact_bucket_name" {
   description = "Name the main stack gives the artifact bucket."
-  value       = local.artifact_bucket_name
+  value       = module.names.artifact_bucket
 }
 
 output "deployer_user_arn" {

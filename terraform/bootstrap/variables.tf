@@ -28,6 +28,15 @@ variable "s3_use_path_style" {
   nullable    = false
 }
 
+variable "main_state" {
+  description = "Where the main stack keeps its S3 state (bucket and key), rendered by the CLI from llm_twin.state_backend; the deployer may use only that key and its lock. null without a state bucket."
+  type = object({
+    bucket = string
+    key    = string
+  })
+  default = null
+}
+
 variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)

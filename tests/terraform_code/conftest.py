@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from llm_twin import render
+from llm_twin import render, state_backend
 from llm_twin.deploy import LOCAL_ADMIN, Deployment, StackPaths
 from llm_twin.settings import Settings
 from tests.conftest import client, private_target, settings_for
@@ -44,11 +44,12 @@ class Plans:
 
 
 def _aws_environ(local: dict[str, str]) -> dict[str, str]:
-    """TARGET=aws with its own defaults; the keys only satisfy the settings check, nothing signs with them."""
+    """TARGET=aws as production runs it (S3 state); the keys only satisfy the settings check, nothing signs with them."""
     base = {k: v for k, v in local.items() if k.startswith(("TF_", "LOCAL_", "LLM_TWIN_", "AWS_REGION"))}
     return {
         **base,
         "TARGET": "aws",
+        "STATE_BACKEND": "s3",
         "AWS_ACCESS_KEY_ID": "AKIAPLANPOLICYTEST00",
         "AWS_SECRET_ACCESS_KEY": "plan-policy-test-not-a-secret",
     }
@@ -93,7 +94,11 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plans]:
                 schemas = schema_reader.submit(_resource_schemas, deployment)
             for target in TARGETS:
                 if stack == "bootstrap":
-                    variables = render.bootstrap_vars(settings[target])
+                    bucket = state_backend.state_bucket_name(settings[target], account)
+                    variables = {
+                        **render.bootstrap_vars(settings[target]),
+                        "main_state": state_backend.main_state(settings[target], bucket),
+                    }
                 else:
                     # What the bootstrap would output: its plan knows the bucket name; the
                     # role's ARN follows from its name and the account.

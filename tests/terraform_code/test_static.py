@@ -10,7 +10,7 @@ from llm_twin.errors import SettingsError
 from llm_twin.terraform import Terraform, TerraformConfig
 from tests.conftest import REPO, settings_for, stack_environ
 
-MODULES = ["iam", "ecr", "s3", "sagemaker_endpoint"]
+MODULES = ["iam", "ecr", "s3", "sagemaker_endpoint", "names"]
 
 
 def test_every_module_has_the_four_files() -> None:

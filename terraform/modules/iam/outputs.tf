@@ -19,8 +19,13 @@ output "deployer_user_arn" {
 }
 
 output "deployer_policy_arn" {
-  description = "ARN of the deployer's managed policy."
+  description = "ARN of the deployer's managed policy for SageMaker, S3, ECR and the state."
   value       = aws_iam_policy.deployer.arn
+}
+
+output "deployer_operations_policy_arn" {
+  description = "ARN of the deployer's second managed policy: scaling, alarms, metrics, quotas and logs."
+  value       = aws_iam_policy.deployer_operations.arn
 }
 
 output "deployer_group_name" {
