@@ -9,8 +9,8 @@ identity is denied even what it is allowed, and a test proves nothing. This modu
 - switches moto's enforcement on, and makes the local admin (`test`/`test`) a real IAM
   user with an allow-all policy, created through the backend before any request;
 - authorizes those services' actions against the real ARN built from the request
-  (model, endpoint-config, endpoint, repository, scalable target, alarm), with the
-  condition keys AWS sets (`iam:PassedToService`, `application-autoscaling:*`);
+  (model, endpoint-config, endpoint, repository, scalable target, alarm), with only
+  the condition keys AWS's table lists for that action (`authz_checks`, `iam_context`);
 - checks `iam:PassRole` when CreateModel passes an ExecutionRoleArn, as AWS does;
 - lends the same checks to the local runtime (`authorize_request`), which answers
   InvokeEndpoint[WithResponseStream] before moto sees them;
@@ -23,13 +23,24 @@ moto's reset API like everything else.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
+
+from llm_twin.local.authz_checks import (
+    autoscaling_checks,
+    cloudwatch_checks,
+    ecr_checks,
+    invocation_check,
+    sagemaker_checks,
+    sagemaker_runtime_checks,
+)
+from llm_twin.local.iam_policy import Check, decide, denial_message, is_allowed
+
+__all__ = ["Check", "decide", "denial_message", "enable", "enabled", "invocation_check", "is_allowed"]
 
 ENFORCE_ENV = "LOCAL_AWS_ENFORCE_IAM"
 ADMIN_USER = "local-admin"
@@ -84,229 +95,6 @@ def apply_if_requested() -> None:
 def enabled() -> bool:
     """True once `enable()` ran in this process: every request must then be authorized."""
     return _ENABLED
-
-
-# -- policy evaluation -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    """One authorization AWS makes for a request."""
-
-    action: str
-    """Service prefix and action, e.g. sagemaker:CreateModel."""
-    resource: str
-    """The ARN the action is on, or "*" for actions without a resource type."""
-    context: Mapping[str, str] = field(default_factory=dict)
-    """Condition keys the request sets, e.g. iam:PassedToService."""
-
-
-def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    regex = fnmatch.translate(pattern)  # * and ? only: [..] cannot occur in ARNs we write
-    return re.match(regex, value, re.IGNORECASE if ignore_case else 0) is not None
-
-
-def _listed(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _condition_holds(operator: str, expected: list[str], actual: str | None) -> bool | None:
-    """One condition on one key; None for an operator this evaluator does not know."""
-    if_exists = operator.endswith("IfExists")
-    operator = operator.removesuffix("IfExists")
-    negated = "Not" in operator
-    if actual is None:
-        return if_exists or negated
-    if operator in ("StringEquals", "StringNotEquals", "ArnEquals", "ArnNotEquals"):
-        found = actual in expected
-    elif operator in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
-        found = actual.lower() in {e.lower() for e in expected}
-    elif operator in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike"):
-        found = any(_wildcard(e, actual) for e in expected)
-    elif operator == "Bool":
-        return actual.lower() in {e.lower() for e in expected}
-    else:
-        return None
-    return not found if negated else found
-
-
-def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]) -> bool | None:
-    by_key = {key.lower(): value for key, value in context.items()}
-    for operator, keys in conditions.items():
-        for key, expected in keys.items():
-            holds = _condition_holds(operator, _listed(expected), by_key.get(key.lower()))
-            if not holds:
-                return holds
-    return True
-
-
-def _statement_effect(statement: Mapping[str, Any], check: Check) -> str | None:
-    """ "Allow", "Deny" or None when the statement does not apply to the check."""
-    if "Action" in statement:
-        if not any(_wildcard(a, check.action, ignore_case=True) for a in _listed(statement["Action"])):
-            return None
-    elif any(_wildcard(a, check.action, ignore_case=True) for a in _listed(statement.get("NotAction", []))):
-        return None
-    if "Resource" in statement:
-        if not any(_wildcard(r, check.resource) for r in _listed(statement["Resource"])):
-            return None
-    elif "NotResource" in statement and any(
-        _wildcard(r, check.resource) for r in _listed(statement["NotResource"])
-    ):
-        return None
-    holds = _conditions_hold(statement.get("Condition", {}), check.context)
-    effect = statement.get("Effect")
-    if holds is None:
-        # An unknown operator: fail closed, which for a Deny means it applies.
-        return "Deny" if effect == "Deny" else None
-    return effect if holds else None
-
-
-def decide(documents: Iterable[Mapping[str, Any]], check: Check) -> str | None:
-    """IAM's identity-policy logic: "Deny" when a statement denies, else "Allow" when one allows, else None."""
-    allowed = False
-    for document in documents:
-        for statement in _listed_statements(document.get("Statement", [])):
-            effect = _statement_effect(statement, check)
-            if effect == "Deny":
-                return "Deny"
-            allowed = allowed or effect == "Allow"
-    return "Allow" if allowed else None
-
-
-def is_allowed(documents: Iterable[Mapping[str, Any]], check: Check) -> bool:
-    """An explicit Deny wins, else any Allow, else denied."""
-    return decide(documents, check) == "Allow"
-
-
-def denial_message(who: str, check: Check, decision: str | None) -> str:
-    """AWS's AccessDenied text, which says whether a Deny or a missing Allow refused it."""
-    why = (
-        "with an explicit deny in an identity-based policy"
-        if decision == "Deny"
-        else f"because no identity-based policy allows the {check.action} action"
-    )
-    return f"User: {who} is not authorized to perform: {check.action} on resource: {check.resource} {why}"
-
-
-def _listed_statements(statements: Any) -> list[Mapping[str, Any]]:
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-# -- resources from requests -----------------------------------------------------
-
-
-def _arn(response: Any, service: str, resource: str) -> str:
-    from moto.utilities.utils import get_partition
-
-    partition = get_partition(response.region)
-    return f"arn:{partition}:{service}:{response.region}:{response.current_account}:{resource}"
-
-
-# Every name a SageMaker request carries is a resource AWS authorizes it on: CreateEndpoint
-# and UpdateEndpoint, for instance, act on the endpoint and on the config they name.
-SAGEMAKER_RESOURCES = (
-    ("model", "ModelName"),
-    ("endpoint-config", "EndpointConfigName"),
-    ("endpoint", "EndpointName"),
-)
-SAGEMAKER_EXECUTION_SERVICE = "sagemaker.amazonaws.com"
-
-
-def sagemaker_checks(response: Any) -> list[Check]:
-    action = response._get_action()
-    name = f"sagemaker:{action}"
-    if action in ("AddTags", "DeleteTags", "ListTags"):
-        return [Check(name, response._get_param("ResourceArn") or "*")]
-    checks = [
-        # SageMaker lower-cases names in its ARNs.
-        Check(name, _arn(response, "sagemaker", f"{kind}/{value.lower()}"))
-        for kind, param in SAGEMAKER_RESOURCES
-        if isinstance(value := response._get_param(param), str) and value
-    ]
-    role = response._get_param("ExecutionRoleArn") if action == "CreateModel" else None
-    if role:
-        checks.append(Check("iam:PassRole", role, {"iam:PassedToService": SAGEMAKER_EXECUTION_SERVICE}))
-    return checks or [Check(name, "*")]
-
-
-RUNTIME_ACTIONS = {
-    "invocations": "InvokeEndpoint",
-    "async-invocations": "InvokeEndpointAsync",
-    "invocations-response-stream": "InvokeEndpointWithResponseStream",
-}
-
-
-def invocation_check(account_id: str, region: str, endpoint_name: str, kind: str) -> Check:
-    """The check AWS makes for /endpoints/<endpoint_name>/<kind>: the action on the endpoint's ARN."""
-    from moto.utilities.utils import get_partition
-
-    resource = f"arn:{get_partition(region)}:sagemaker:{region}:{account_id}:endpoint/{endpoint_name.lower()}"
-    return Check(f"sagemaker:{RUNTIME_ACTIONS[kind]}", resource)
-
-
-def sagemaker_runtime_checks(response: Any) -> list[Check]:
-    # /endpoints/<name>/<invocations|async-invocations|invocations-response-stream>
-    parts = response.path.split("?")[0].strip("/").split("/")
-    if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in RUNTIME_ACTIONS:
-        return [invocation_check(response.current_account, response.region, parts[1], parts[2])]
-    return [Check(f"sagemaker:{response._get_action()}", "*")]
-
-
-def ecr_checks(response: Any) -> list[Check]:
-    action = response._get_action()
-    name = f"ecr:{action}"
-    if action in ("ListTagsForResource", "TagResource", "UntagResource"):
-        return [Check(name, response._get_param("resourceArn") or "*")]
-    if action == "GetAuthorizationToken":
-        return [Check(name, "*")]
-    account = response._get_param("registryId") or response.current_account
-    names = response._get_param("repositoryNames") or [response._get_param("repositoryName") or "*"]
-    from moto.utilities.utils import get_partition
-
-    prefix = f"arn:{get_partition(response.region)}:ecr:{response.region}:{account}:repository"
-    return [Check(name, f"{prefix}/{repo}") for repo in names]
-
-
-def autoscaling_checks(response: Any) -> list[Check]:
-    action = response._get_action()
-    name = f"application-autoscaling:{action}"
-    if action.startswith("Describe"):
-        return [Check(name, "*")]
-    backend = response.applicationautoscaling_backend
-    if action in ("ListTagsForResource", "TagResource", "UntagResource"):
-        arn = response._get_param("ResourceARN") or "*"
-        target = next((t for ts in backend.targets.values() for t in ts.values() if t.arn == arn), None)
-    else:
-        dimension = response._get_param("ScalableDimension")
-        target = backend.targets.get(dimension, {}).get(response._get_param("ResourceId"))
-        # A target not registered yet has no ARN: its id is generated on creation.
-        arn = (
-            target.arn
-            if target is not None
-            else _arn(response, "application-autoscaling", "scalable-target/*")
-        )
-    context = {}
-    namespace = target.service_namespace if target is not None else response._get_param("ServiceNamespace")
-    dimension = target.scalable_dimension if target is not None else response._get_param("ScalableDimension")
-    if namespace:
-        context["application-autoscaling:service-namespace"] = namespace
-    if dimension:
-        context["application-autoscaling:scalable-dimension"] = dimension
-    return [Check(name, arn, context)]
-
-
-def cloudwatch_checks(response: Any) -> list[Check]:
-    action = response._get_action()
-    # CloudWatch signs as "monitoring", but its IAM prefix is "cloudwatch".
-    name = f"cloudwatch:{action}"
-    if action in ("ListTagsForResource", "TagResource", "UntagResource"):
-        return [Check(name, response._get_param("ResourceARN") or "*")]
-    names = response._get_param("AlarmNames") or [response._get_param("AlarmName") or ""]
-    names = [n for n in names if n]
-    if action in ("PutMetricAlarm", "DeleteAlarms", "DescribeAlarms") and names:
-        return [Check(name, _arn(response, "cloudwatch", f"alarm:{n}")) for n in names]
-    return [Check(name, "*")]
 
 
 # -- wiring into moto ------------------------------------------------------------
@@ -427,6 +215,39 @@ def _identify_short_keys() -> None:
     TokenResponse.get_access_key = get_access_key
 
 
+def canonical_query(query: str) -> list[tuple[str, str]]:
+    """The query's parameters as the client signed them: each name and value decoded once.
+
+    SigV4 signs each parameter URI-encoded by RFC 3986 (`prefix=env%3A%2F`). The server
+    hands moto a URL whose query it re-quoted more loosely (`prefix=env:/`), and moto
+    signs that text as it stands, so every S3 listing under a prefix with '/' or ':'
+    (Terraform's S3 backend lists `env:/` at init) failed with SignatureDoesNotMatch.
+    Decoded pairs go to botocore as params, which it encodes exactly as the client did.
+    """
+    pairs = []
+    for pair in query.split("&") if query else ():
+        name, _, value = pair.partition("=")
+        pairs.append((unquote(name), unquote(value)))
+    return pairs
+
+
+def _sign_the_query_as_the_client_did() -> None:
+    from botocore.awsrequest import AWSRequest
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self: Any) -> AWSRequest:
+        request = original(self)
+        path, _, query = request.url.partition("?")
+        if query:
+            request.url = path
+            request.params = canonical_query(query)
+        return request
+
+    IAMRequestBase._create_aws_request = create_aws_request
+
+
 def _name_s3_actions() -> None:
     from moto.s3.responses import ACTION_MAP
 
@@ -463,6 +284,7 @@ def enable() -> None:
     from moto import settings
 
     _scope_json_services()
+    _sign_the_query_as_the_client_did()
     _identify_short_keys()
     _name_s3_actions()
     create_admin()

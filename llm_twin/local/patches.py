@@ -22,6 +22,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
 from llm_twin.local import authz, conditional, multipart, quotas, secure_transport
+from llm_twin.local.authz_checks import target_tags
 
 _APPLIED = False
 
@@ -95,11 +96,6 @@ def _patch_hosting_instance_types() -> None:
     sm_models.FakeEndpointConfig.validate_instance_type = validate_instance_type
 
 
-def _target_tags(backend: Any) -> dict[str, dict[str, str]]:
-    """Tags by scalable-target ARN, kept on the backend so they live and die with it."""
-    return backend.__dict__.setdefault("_llm_twin_target_tags", {})
-
-
 def _find_target(backend: Any, arn: str) -> Any:
     for targets in backend.targets.values():
         for target in targets.values():
@@ -119,33 +115,33 @@ def _patch_autoscaling_tags() -> None:
         tags = self._get_param("Tags")
         if tags:
             arn = json.loads(body)["ScalableTargetARN"]
-            _target_tags(self.applicationautoscaling_backend).setdefault(arn, {}).update(tags)
+            target_tags(self.applicationautoscaling_backend).setdefault(arn, {}).update(tags)
         return body
 
     def deregister_scalable_target(backend: Any, namespace: str, r_id: str, dimension: str) -> None:
         target = backend.targets.get(dimension, {}).get(r_id)
         deregister(backend, namespace, r_id, dimension)
         if target is not None:
-            _target_tags(backend).pop(target.arn, None)
+            target_tags(backend).pop(target.arn, None)
 
     def list_tags_for_resource(self: Any) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
-        return json.dumps({"Tags": _target_tags(backend).get(arn, {})})
+        return json.dumps({"Tags": target_tags(backend).get(arn, {})})
 
     def tag_resource(self: Any) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
-        _target_tags(backend).setdefault(arn, {}).update(self._get_param("Tags") or {})
+        target_tags(backend).setdefault(arn, {}).update(self._get_param("Tags") or {})
         return "{}"
 
     def untag_resource(self: Any) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
-        tags = _target_tags(backend).setdefault(arn, {})
+        tags = target_tags(backend).setdefault(arn, {})
         for key in self._get_param("TagKeys") or []:
             tags.pop(key, None)
         return "{}"

@@ -220,10 +220,12 @@ INVOKE_BODY = json.dumps({"inputs": "hi", "parameters": {"max_new_tokens": 2}})
 
 @pytest.fixture(scope="module")
 def invocable(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An endpoint in the project's namespace, made by the admin, with a real model server."""
+    """An endpoint of the project (its name and its tag), made by the admin, with a real model server."""
     model_dir = create_sized_checkpoint(tmp_path_factory.mktemp("tiny"), "tiny")
     sagemaker = client(deployment.settings.local_port, "sagemaker")
     _deploy(sagemaker, INVOKED, Path(model_dir))
+    arn = sagemaker.describe_endpoint(EndpointName=INVOKED)["EndpointArn"]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "project", "Value": "llm-twin"}])
     _wait_status(sagemaker, INVOKED, "InService")
     yield INVOKED
     sagemaker.delete_endpoint(EndpointName=INVOKED)
@@ -296,3 +298,32 @@ def test_an_unknown_key_may_not_invoke(deployment: Deployment) -> None:
     runtime = _client_with(deployment, "sagemaker-runtime", "AKIAUNKNOWNKEY000000", "nope")
     code = _error_code(runtime.invoke_endpoint, EndpointName=INVOKED, Body=INVOKE_BODY)
     assert code == "UnrecognizedClientException"
+
+
+# -- the request context is AWS's: only the keys its table lists for the action -------------
+
+OLD_SCALING_STATEMENT = {
+    "Effect": "Allow",
+    "Action": ["application-autoscaling:ListTagsForResource", "application-autoscaling:TagResource"],
+    "Resource": f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*",
+    "Condition": {"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}},
+}
+
+
+def test_tag_calls_see_no_autoscaling_keys_as_on_aws(deployment: Deployment) -> None:
+    """AWS supplies no namespace key to tag calls, so a statement conditioned on it allows nothing."""
+    port = deployment.settings.local_port
+    target = client(port, "application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/context-check/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )["ScalableTargetARN"]
+    iam = client(port, "iam")
+    iam.create_user(UserName="old-scaling-policy")
+    policy = {"Version": "2012-10-17", "Statement": [OLD_SCALING_STATEMENT]}
+    iam.put_user_policy(UserName="old-scaling-policy", PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="old-scaling-policy")["AccessKey"]
+    scaling = _client_with(deployment, "application-autoscaling", key["AccessKeyId"], key["SecretAccessKey"])
+    assert _error_code(scaling.list_tags_for_resource, ResourceARN=target) == "AccessDeniedException"
