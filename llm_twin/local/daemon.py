@@ -3,6 +3,11 @@
 The pid file and log live in the project's state directory. Moto keeps everything
 in memory, so a freshly started emulator is empty: the caller is told, and the local
 target's Terraform state from the previous instance is cleared with it.
+
+A pid file can outlive its emulator, and the pid in it can be reused by any program:
+a pid is signalled, or blamed for the port, only when its command line is the local
+AWS on this port. Model servers left by an emulator that died are reaped on the way
+up and down (see `reaper`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_twin.errors import EmulatorError
+from llm_twin.errors import EmulatorError, SettingsError
 from llm_twin.local.authz import ENFORCE_ENV
+from llm_twin.local.reaper import Registry, is_local_aws
 
 START_TIMEOUT = 30.0
 
@@ -35,6 +41,8 @@ class EmulatorStatus:
     log_path: Path
     started_now: bool = False
     """True when this call started it (so it holds no resources yet)."""
+    reaped: tuple[int, ...] = ()
+    """Model servers left by an earlier emulator that this call stopped."""
 
     @property
     def url(self) -> str:
@@ -64,16 +72,18 @@ class LocalAws:
         current = self.status()
         if current.running:
             return current
+        pid = self._our_pid()
         if _port_in_use(self.port):
-            pid = self._pid()
-            if pid is not None and _alive(pid):
+            if pid is not None:
                 raise EmulatorError(
                     f"the local AWS (pid {pid}) holds port {self.port} but did not answer; "
                     f"see {self.log_path}, or restart it with `llm-twin local down`"
                 )
-            raise EmulatorError(
-                f"port {self.port} is taken by another program; stop it or set LOCAL_AWS_PORT to a free port"
+            raise SettingsError(
+                f"port {self.port} (LOCAL_AWS_PORT) is held by another process, not the local AWS: "
+                "stop that process, or set LOCAL_AWS_PORT to a free port"
             )
+        reaped = tuple(self.registry.reap())
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(
@@ -100,16 +110,18 @@ class LocalAws:
                     f"the local AWS exited at start (code {process.returncode}); see {self.log_path}"
                 )
             if self._answers():
-                return EmulatorStatus(True, process.pid, self.port, self.log_path, started_now=True)
+                return EmulatorStatus(
+                    True, process.pid, self.port, self.log_path, started_now=True, reaped=reaped
+                )
             time.sleep(0.2)
         process.terminate()
         raise EmulatorError(f"the local AWS did not answer within {START_TIMEOUT:.0f}s; see {self.log_path}")
 
     def down(self) -> bool:
-        """Stop it; False when it was not running."""
-        pid = self._pid()
+        """Stop it, and any model server an earlier one left; False when it was not running."""
+        pid = self._our_pid()
         stopped = False
-        if pid is not None and _alive(pid):
+        if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:
@@ -119,13 +131,26 @@ class LocalAws:
             stopped = True
         with contextlib.suppress(FileNotFoundError):
             self.pid_path.unlink()
+        self.registry.reap()
         return stopped
+
+    @property
+    def registry(self) -> Registry:
+        return Registry.for_state_dir(self.dir.parent)
 
     def _pid(self) -> int | None:
         try:
             return int(self.pid_path.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
+
+    def _our_pid(self) -> int | None:
+        """The recorded pid while it is the local AWS on this port; a stale pid file is removed."""
+        pid = self._pid()
+        if pid is not None and _alive(pid) and is_local_aws(pid, self.port):
+            return pid
+        self.pid_path.unlink(missing_ok=True)
+        return None
 
     def _answers(self) -> bool:
         """moto's dashboard answers only when the emulator, not some other server, holds the port.

@@ -83,7 +83,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
 from llm_twin import eventstream
-from llm_twin.local import authz, model_data, patches
+from llm_twin.local import authz, model_data, patches, reaper
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ class LocalRuntime:
         self._lock = threading.Lock()
         self._stand_in_lock = threading.Lock()
         self.model_cache_dir = Path(state_dir) / "emulator" / "model-cache"
+        self.registry = reaper.Registry.for_state_dir(Path(state_dir))
         self._model_cache_lock = threading.Lock()
 
     # -- lifecycle driven by the SageMaker API --------------------------------------------
@@ -362,11 +363,11 @@ class LocalRuntime:
             env.setdefault("OMP_NUM_THREADS", "1")
             env.pop("PORT", None)
             with open(server.log_path, "ab") as log_file:
-                server.process = subprocess.Popen(
+                server.process = reaper.spawn(
                     [
                         sys.executable,
                         "-m",
-                        "llm_twin.model_server",
+                        reaper.MODEL_SERVER_MODULE,
                         "--model-dir",
                         str(server.model_dir),
                         "--port",
@@ -374,9 +375,9 @@ class LocalRuntime:
                         "--model-id",
                         environment[TGI_ENVIRONMENT],
                     ],
+                    registry=self.registry,
+                    port=server.port,
                     stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
                     env=env,
                 )
             if server.stopping:

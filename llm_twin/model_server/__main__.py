@@ -9,9 +9,13 @@ Every serving option also reads the container's environment variable of TGI's na
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -25,6 +29,40 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     if value is not None and value <= 0:
         raise click.BadParameter("must be a positive integer")
     return value
+
+
+def _open_fd(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        os.fstat(value)
+    except OSError as exc:
+        raise click.BadParameter(f"{value} is not an open file descriptor ({exc.strerror})") from exc
+    return value
+
+
+LIFELINE_EXIT_GRACE = 5.0
+"""How long uvicorn may take over its graceful shutdown once the lifeline broke."""
+
+
+def _exit_with_lifeline(fd: int) -> None:
+    """End this process once `fd` reads EOF: the local AWS that holds the pipe's other end is gone.
+
+    Nothing is ever written to the pipe; the kernel closes the write end however the
+    emulator ends, SIGKILL included. SIGTERM lets uvicorn (or, during loading, the
+    default action) stop the server; a hard exit follows if that hangs.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 1):
+                pass
+        logging.getLogger(__name__).warning("the local AWS that started this server is gone: exiting")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(LIFELINE_EXIT_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
 def _int_option(flag: str, envvar: str, help_text: str):
@@ -47,13 +85,32 @@ def _int_option(flag: str, envvar: str, help_text: str):
     "--messages-api-enabled/--no-messages-api-enabled", envvar="MESSAGES_API_ENABLED", default=False
 )
 @click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True)
+@click.option(
+    "--lifeline-fd",
+    type=int,
+    default=None,
+    hidden=True,
+    callback=_open_fd,
+    help="A pipe the local AWS holds open; the server exits when it closes.",
+)
 @click.pass_context
-def main(ctx: click.Context, model_dir: Path | None, host: str, port: int, log_level: str, **options) -> None:
+def main(
+    ctx: click.Context,
+    model_dir: Path | None,
+    host: str,
+    port: int,
+    log_level: str,
+    lifeline_fd: int | None,
+    **options,
+) -> None:
     """Serve TGI's HTTP API for the causal LM in --model-dir, on the CPU."""
     if ctx.invoked_subcommand is not None:
         return
     if model_dir is None:
         raise click.UsageError("--model-dir is required (or HF_MODEL_DIR)")
+    if lifeline_fd is not None:
+        # Before anything slow: loading the model takes seconds, and the parent may die meanwhile.
+        _exit_with_lifeline(lifeline_fd)
     # Nothing below may reach the Hub, whatever the caller's environment says.
     os.environ["HF_HUB_OFFLINE"] = "1"
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
