@@ -18,11 +18,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from llm_twin import cost, render, state_backend
+from llm_twin import cost, recovery, render, state_backend
 from llm_twin.aws import AlarmState, AwsClients, Credentials, EndpointState, Identity
 from llm_twin.credentials import read_credentials, write_credentials
 from llm_twin.errors import (
+    AwsError,
     BootstrapRequiredError,
+    EndpointFailedError,
     EndpointNotFoundError,
     RolloutRolledBackError,
     SettingsError,
@@ -184,6 +186,11 @@ class Deployment:
             return
         s = self.settings
         status = LocalAws(s.state_dir, s.local_port, enforce_iam=s.local_enforce_iam).up()
+        if status.reaped:
+            pids = ", ".join(map(str, status.reaped))
+            self._say(
+                f"stopped {len(status.reaped)} model server(s) an earlier local AWS left running (pid {pids})"
+            )
         if status.started_now:
             self._say(f"started the embedded local AWS on {status.url} (log: {status.log_path})")
             stale = [p for p in (self.bootstrap_paths.root, self.main_paths.root) if p.exists()]
@@ -400,25 +407,45 @@ class Deployment:
         return self._plan(terraform, self.main_paths, variables, detailed_exitcode=detailed_exitcode)
 
     def apply(self, *, as_admin: bool = False, wait: bool = True) -> ApplyResult:
-        """Plan to a file, apply exactly that plan, then wait for InService."""
+        """Plan to a file, apply exactly that plan, then wait for InService; a Failed endpoint is replaced."""
         terraform, variables, credentials = self._main(as_admin)
-        plan = self._plan(terraform, self.main_paths, variables)
-        serving_before = self._serving_config(credentials) if plan.changes and wait else None
+        before = self._endpoint_before(credentials)
+        replace = recovery.replaces(before, terraform.state_list)
+        if before is not None and replace:
+            self._say(recovery.announcement(before))
+        plan = self._plan(terraform, self.main_paths, variables, replace=replace)
+        serving_before = before.config_name if before is not None and not replace and plan.changes else None
         if plan.changes:
-            terraform.apply(plan.plan_file or self.main_paths.plan)
+            try:
+                terraform.apply(plan.plan_file or self.main_paths.plan)
+            except TerraformError as exc:
+                self._raise_if_failed(credentials, as_admin, exc)
+                raise
         else:
             self._say("no changes: the stack already matches the settings")
         outputs = _output_values(terraform)
         endpoint = None
         if wait:
             clients = self.clients(credentials)
-            endpoint = clients.wait_in_service(
-                self.settings.endpoint,
-                timeout=ENDPOINT_WAIT_SECONDS,
-                on_status=lambda state: self._say(f"endpoint {state.name}: {state.status}"),
-            )
+            try:
+                endpoint = clients.wait_in_service(
+                    self.settings.endpoint,
+                    timeout=ENDPOINT_WAIT_SECONDS,
+                    on_status=lambda state: self._say(f"endpoint {state.name}: {state.status}"),
+                )
+            except EndpointFailedError as exc:
+                raise EndpointFailedError(f"{exc}; {recovery.remedy(as_admin)}") from exc
             self._check_rollout(serving_before, outputs, endpoint)
         return ApplyResult(changed=plan.changes, endpoint=endpoint, outputs=outputs)
+
+    def _raise_if_failed(self, credentials: Credentials, as_admin: bool, exc: TerraformError) -> None:
+        """Terraform stopped because the endpoint went Failed: SageMaker's reason and the remedy instead."""
+        try:
+            state = self.clients(credentials).describe_endpoint(self.settings.endpoint)
+        except AwsError:
+            return
+        if state.status == "Failed":
+            raise recovery.failed(state, as_admin) from exc
 
     def destroy(self, *, as_admin: bool = False) -> bool:
         """Destroy the main stack; False when there was nothing to destroy."""
@@ -473,10 +500,10 @@ class Deployment:
     def rollouts_path(self) -> Path:
         return self.main_paths.root / ROLLOUTS_FILE
 
-    def _serving_config(self, credentials: Credentials) -> str | None:
-        """The config the endpoint serves before an apply; None when there is no endpoint yet."""
+    def _endpoint_before(self, credentials: Credentials) -> EndpointState | None:
+        """The endpoint before an apply; None when there is none yet."""
         try:
-            return self.clients(credentials).describe_endpoint(self.settings.endpoint).config_name
+            return self.clients(credentials).describe_endpoint(self.settings.endpoint)
         except EndpointNotFoundError:
             return None
 

@@ -598,7 +598,13 @@ def install(runtime: LocalRuntime) -> None:
             arn = sm_models.FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
             raise SageMakerValidationError(message=f"Could not find endpoint '{arn}'.")
         backend.describe_endpoint_config(config_name)  # raises AWS's error for an unknown config
-        if endpoint.endpoint_status not in ("InService", "Failed"):
+        if endpoint.endpoint_status == "Failed":
+            # AWS: "DeleteEndpoint is the only operation that can be performed on a failed
+            # endpoint" (botocore's EndpointStatus); `llm-twin apply` replaces one instead.
+            raise SageMakerValidationError(
+                message=f"Cannot update endpoint '{endpoint.arn}' in status Failed: it can only be deleted."
+            )
+        if endpoint.endpoint_status != "InService":
             raise SageMakerValidationError(
                 message=f"Cannot update in-progress endpoint '{endpoint.arn}' (status {endpoint.endpoint_status})."
             )

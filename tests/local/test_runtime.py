@@ -246,6 +246,9 @@ def test_a_killed_server_breaks_the_stream_and_fails_the_endpoint(
     assert "exited with code -9" in failed["FailureReason"]
     with pytest.raises(EndpointFailedError, match="exited with code -9"):
         sdk.inference()
+    # As on AWS, a Failed endpoint accepts DeleteEndpoint only (botocore's EndpointStatus documentation).
+    with pytest.raises(ClientError, match="ValidationException.*in status Failed: it can only be deleted"):
+        sagemaker.update_endpoint(EndpointName="doomed", EndpointConfigName="doomed-config")
 
 
 def test_update_serves_throughout_switches_servers_and_rolls_back_a_broken_config(
