@@ -131,16 +131,26 @@ def spawn(
 def command_line(pid: int) -> list[str] | None:
     """The arguments `pid` runs with; None when it is gone (or a zombie, which has none)."""
     if Path("/proc/self/cmdline").exists():
-        try:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
-    # No /proc (macOS): ps prints the arguments joined by spaces, enough for the checks below.
+        return _proc_command_line(pid)
+    return _ps_command_line(pid)
+
+
+def _proc_command_line(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+
+
+def _ps_command_line(pid: int) -> list[str] | None:
+    """Without /proc (macOS): ps prints the arguments joined by spaces, enough for the checks below."""
     result = subprocess.run(
         ["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
     )
-    return result.stdout.split() or None if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    return result.stdout.split() or None
 
 
 def is_model_server(pid: int, port: int) -> bool:

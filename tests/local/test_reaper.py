@@ -21,7 +21,15 @@ from click.testing import CliRunner
 
 from llm_twin.cli import main
 from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.local.reaper import Registry
+from llm_twin.local.reaper import (
+    MODEL_SERVER_MODULE,
+    Registry,
+    _proc_command_line,
+    _ps_command_line,
+    command_line,
+    is_local_aws,
+    is_model_server,
+)
 from tests.conftest import client, stack_environ
 from tests.local.test_runtime import _alive, _children, _deploy, _wait_status, tiny_model  # noqa: F401
 
@@ -57,7 +65,6 @@ def serving(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[LocalAws, int, i
         yield emulator, emulator_pid, server
     finally:
         if server is not None:  # a failing test leaves no 440 MB process behind
-            os.kill(server, signal.SIGCONT) if _alive(server) else None
             _kill(server)
         emulator.down()
 
@@ -94,3 +101,21 @@ def test_local_up_and_down_reap_a_leftover_model_server_and_nothing_else(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_pid_is_ours_only_when_its_command_line_says_so_read_from_proc_or_from_ps() -> None:
+    """Both readers (Linux's /proc; ps, which macOS has) see the same arguments."""
+    script = "print('ready',flush=True);__import__('time').sleep(60)"  # no spaces: ps joins with them
+    argv = [sys.executable, "-c", script, "-m", MODEL_SERVER_MODULE, "--port", "5"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"  # exec'd by now
+        assert _proc_command_line(process.pid) == _ps_command_line(process.pid) == argv
+        assert is_model_server(process.pid, 5)
+        assert not is_model_server(process.pid, 6)  # a reused pid serves another port
+        assert not is_local_aws(process.pid)
+        assert not is_model_server(os.getpid(), 5)
+    finally:
+        process.kill()
+        process.communicate()
+    assert command_line(process.pid) is None
