@@ -55,7 +55,13 @@ def serve(
 
         from llm_twin.deploy import Deployment
         from llm_twin.gateway import GatewayConfig, create_app
+        from llm_twin.gateway.limits import ConnectionLimits, reserve_descriptors, uvicorn_options
         from llm_twin.gateway.token import gateway_token
+
+        limits = ConnectionLimits(
+            settings.gateway_header_timeout, settings.gateway_body_timeout, settings.gateway_max_connections
+        )
+        reserve_descriptors(limits)
 
         token = gateway_token(settings.gateway_token, host, settings.state_dir)
         base = LLMInferenceSagemakerEndpoint.from_settings(settings, read_timeout=read_timeout)
@@ -82,4 +88,8 @@ def serve(
     click.echo(
         f"» cross-origin pages allowed: {origins}; bodies up to {settings.gateway_max_body_bytes} bytes"
     )
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    click.echo(
+        f"» headers within {limits.header_timeout:g} s, bodies within {limits.body_timeout:g} s, "
+        f"at most {limits.max_connections} connections"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(limits))

@@ -177,6 +177,12 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     """Address `llm-twin serve` binds to; anything but loopback needs GATEWAY_TOKEN."""
     gateway_port: int = 8080
+    gateway_header_timeout: int = 10
+    """Seconds a client has to send its request line and headers; then 408 and the socket is closed."""
+    gateway_body_timeout: int = 30
+    """Seconds a client has to send the whole body (a total, so a slow trickle is cut too)."""
+    gateway_max_connections: int = 256
+    """Client sockets `llm-twin serve` holds at most; one more is answered 503 and closed."""
     state_backend: str = "local"
     """Where Terraform keeps state: local files per target, or s3 (with a native S3 lock file)."""
     state_bucket: str = ""
@@ -470,6 +476,9 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "GATEWAY_MAX_BODY_BYTES": ("gateway_max_body_bytes", _int(1024, 64 * 1024 * 1024)),
     "GATEWAY_HOST": ("gateway_host", _host),
     "GATEWAY_PORT": ("gateway_port", _int(1, 65535)),
+    "GATEWAY_HEADER_TIMEOUT_SECONDS": ("gateway_header_timeout", _int(1, 300)),
+    "GATEWAY_BODY_TIMEOUT_SECONDS": ("gateway_body_timeout", _int(1, 3600)),
+    "GATEWAY_MAX_CONNECTIONS": ("gateway_max_connections", _int(1, 10000)),
     "STATE_BACKEND": ("state_backend", _choice("local", "s3")),
     "STATE_BUCKET": ("state_bucket", _bucket),
     "COST_HOURS_PER_MONTH": ("cost_hours_per_month", _int(1, 744)),

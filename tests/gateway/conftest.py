@@ -15,6 +15,7 @@ import uvicorn
 
 from llm_twin.deploy import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
+from llm_twin.gateway.limits import ConnectionLimits, uvicorn_options
 from llm_twin.inference import LLMInferenceSagemakerEndpoint
 from llm_twin.local.daemon import free_port
 from llm_twin.settings import Secret
@@ -58,10 +59,11 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def serving(app) -> Iterator[Gateway]:
-    """Run `app` with uvicorn in a thread, on a free port, until the block ends."""
+def serving(app, limits: ConnectionLimits | None = None) -> Iterator[Gateway]:
+    """Run `app` as `llm-twin serve` runs it (uvicorn, the default limits), on a free port, in a thread."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options = uvicorn_options(limits or ConnectionLimits())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, name="gateway", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

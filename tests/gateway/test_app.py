@@ -260,7 +260,7 @@ def test_llm_twin_serve_runs_the_gateway_as_a_process(
     applied_stack: Deployment, shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, **shared_env, "GATEWAY_TOKEN": TOKEN}
+    env = {**os.environ, **shared_env, "GATEWAY_TOKEN": TOKEN, "GATEWAY_HEADER_TIMEOUT_SECONDS": "1"}
     command = [str(Path(sys.executable).parent / "llm-twin"), "--env-file", str(tmp_path / "none.env")]
     process = subprocess.Popen(
         [*command, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -279,7 +279,12 @@ def test_llm_twin_serve_runs_the_gateway_as_a_process(
                 time.sleep(0.2)
         response = served.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS})
         assert json.loads(list(sse_data(response))[-1])["details"]["generated_tokens"] == 12
+        # The settings reach the sockets: a client stuck in its headers is cut after 1 s.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n")
+            assert slow.recv(4096).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}/" in output and TOKEN not in output
+    assert "headers within 1 s, bodies within 30 s, at most 256 connections" in output
