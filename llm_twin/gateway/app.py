@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -107,14 +107,26 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise GatewayRequestError(413, f"the body is {declared} bytes; at most {limit} are accepted")
     received = bytearray()
     # Counted as it arrives, so a chunked body or a Content-Length that lies cannot get past the limit.
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > limit:
-            raise GatewayRequestError(413, f"the body is over {limit} bytes, the most accepted")
+    try:
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > limit:
+                raise GatewayRequestError(413, f"the body is over {limit} bytes, the most accepted")
+    except ClientDisconnect:
+        # The client left, or the body deadline cut it (limits.py already answered 408):
+        # nobody reads this answer, but it ends the request without a logged traceback.
+        raise GatewayRequestError(408, "the body stopped before its end") from None
     return bytes(received)
 
 
-ERROR_TYPES = {401: "unauthorized", 413: "payload_too_large", 415: "unsupported_media_type"}
+# 422 is TGI's own `validation`: a body the gateway refuses reads like one the endpoint refuses.
+ERROR_TYPES = {
+    401: "unauthorized",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+}
 
 
 def _refusal(exc: GatewayRequestError) -> JSONResponse:
