@@ -29,14 +29,41 @@ from llm_twin.inference import (
 )
 from llm_twin.settings import load_settings
 from llm_twin.stream import ChatDelta, TokenEvent
+from llm_twin.text import first_surrogate, invalid_byte
+
+
+def _utf8(what: str, text: str) -> str:
+    """`text`, or a usage error naming its first character that UTF-8 cannot carry to the endpoint."""
+    index = first_surrogate(text)
+    if index is None:
+        return text
+    byte = invalid_byte(text[index])
+    if byte is not None:  # a byte of the argument or of stdin that did not decode
+        raise click.BadParameter(f"{what} is not valid UTF-8: byte 0x{byte:02x} at character {index}")
+    raise click.BadParameter(
+        f"{what} holds a lone surrogate \\u{ord(text[index]):04x} at character {index}, which is not valid Unicode"
+    )
+
+
+def _read_stdin() -> str:
+    # Decoded here, not by sys.stdin: a byte that is not UTF-8 becomes a named usage error,
+    # not a UnicodeDecodeError traceback (strict locales) or a surrogate sent on (C locale).
+    stream = sys.stdin
+    if not hasattr(stream, "buffer"):
+        return stream.read()
+    return stream.buffer.read().decode(stream.encoding or "utf-8", errors="surrogateescape")
 
 
 def _prompt(ctx: click.Context, param: click.Parameter, value: str) -> str:
     if value == "-":
-        value = sys.stdin.read()
+        value = _read_stdin()
     if not value.strip():
         raise click.BadParameter("the prompt is empty")
-    return value
+    return _utf8("the prompt", value)
+
+
+def _stops(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_utf8("the stop sequence", stop) for stop in value)
 
 
 def _at_least_one(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -188,7 +215,7 @@ def _visible_text(event: Any) -> str:
 @click.option(
     "--top-p", type=float, default=None, callback=_unit_interval, help="Nucleus sampling mass, in (0, 1]."
 )
-@click.option("--stop", multiple=True, help="Stop sequence (repeatable).")
+@click.option("--stop", multiple=True, callback=_stops, help="Stop sequence (repeatable).")
 @click.option("--seed", type=int, default=None, help="Sampling seed, for reproducible output.")
 @click.option("--no-stream", is_flag=True, help="One InvokeEndpoint call; print the text at the end.")
 @click.option("--chat", is_flag=True, help="Use the Messages API (MESSAGES_API_ENABLED on the endpoint).")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from llm_twin.deploy import Deployment
 PROMPT = "Write a haiku about the cloud"
 
 
-def _run(env: dict[str, str], tmp_path: Path, *args: str, stdin: str | None = None):
+def _run(env: dict[str, str], tmp_path: Path, *args: str, stdin: str | bytes | None = None):
     runner = CliRunner()
     return runner.invoke(
         main, ["--env-file", str(tmp_path / "none.env"), "infer", *args], env=env, input=stdin
@@ -93,3 +96,58 @@ def test_bad_options_exit_2_before_anything_runs(args: list[str], tmp_path: Path
 def test_an_empty_stdin_prompt_exits_2(tmp_path: Path) -> None:
     result = _run({"TARGET": "local", "LLM_TWIN_STATE_DIR": str(tmp_path)}, tmp_path, "-", stdin="")
     assert result.exit_code == 2 and "prompt is empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "line"),
+    [
+        (["caf\udce9 au lait"], None, "'PROMPT': the prompt is not valid UTF-8: byte 0xe9 at character 3"),
+        (["Hello \ud800"], None, "'PROMPT': the prompt holds a lone surrogate \\ud800 at character 6"),
+        (["caf\udce9", "--chat"], None, "'PROMPT': the prompt is not valid UTF-8: byte 0xe9 at character 3"),
+        (["-"], b"caf\xe9 au lait", "'PROMPT': the prompt is not valid UTF-8: byte 0xe9 at character 3"),
+        (
+            ["-", "--chat"],
+            b"ok \xff\xfe",
+            "'PROMPT': the prompt is not valid UTF-8: byte 0xff at character 3",
+        ),
+        ([PROMPT, "--stop", "x\udcff"], None, "'--stop': the stop sequence is not valid UTF-8: byte 0xff"),
+    ],
+    ids=["argument", "lone surrogate", "chat", "stdin", "stdin chat", "stop"],
+)
+def test_text_that_is_not_valid_unicode_is_a_usage_error(
+    args: list[str], stdin: bytes | None, line: str, tmp_path: Path
+) -> None:
+    # CliRunner hands the arguments over as they are: "\udce9" is how Python keeps the byte
+    # 0xe9 of an argument that is not UTF-8 (surrogateescape).
+    env = {"TARGET": "local", "LLM_TWIN_STATE_DIR": str(tmp_path), "LOCAL_AWS_PORT": "1"}
+    result = _run(env, tmp_path, *args, stdin=stdin)
+    assert result.exit_code == 2, result.output
+    assert f"Error: Invalid value for {line}" in result.stderr
+    assert not (tmp_path / "emulator").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin"), [([os.fsencode("caf\udce9")], None), ([b"-"], b"caf\xe9")], ids=["argv", "stdin"]
+)
+def test_invalid_utf8_bytes_from_a_real_process_exit_2(
+    argv: list[bytes], stdin: bytes | None, tmp_path: Path
+) -> None:
+    command = [
+        str(Path(sys.executable).parent / "llm-twin"),
+        "--env-file",
+        str(tmp_path / "none.env"),
+        "infer",
+    ]
+    env = {**os.environ, "TARGET": "local", "LLM_TWIN_STATE_DIR": str(tmp_path), "LOCAL_AWS_PORT": "1"}
+    for locale in ("C.UTF-8", "C"):  # strict UTF-8 decoding, and Python's coerced C locale
+        result = subprocess.run(
+            [*command, *argv],
+            input=stdin or b"",
+            env={**env, "LC_ALL": locale},
+            capture_output=True,
+            timeout=60,
+        )
+        stderr = result.stderr.decode(errors="replace")
+        assert result.returncode == 2, stderr
+        assert "Invalid value for 'PROMPT': the prompt is not valid UTF-8: byte 0xe9 at character 3" in stderr
+        assert "Traceback" not in stderr

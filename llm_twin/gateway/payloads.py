@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_twin.errors import GatewayRequestError
+from llm_twin.text import json_text_problem
 
 __all__ = ["ChatRequest", "GenerateRequest", "parse_chat", "parse_generate", "parse_json"]
 
@@ -46,11 +47,19 @@ def _invalid(message: str) -> GatewayRequestError:
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON; 400 when it is not (a shape problem in valid JSON is a 422 later)."""
+    """The body as JSON; 400 when it is not (a shape problem in valid JSON is a 422 later).
+
+    JSON that escapes a lone surrogate is a 422 here: the endpoint's tokenizer cannot
+    encode it, and it is refused before it costs an invocation.
+    """
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise GatewayRequestError(400, f"the body is not valid JSON: {exc}") from None
+    problem = json_text_problem(value)
+    if problem:
+        raise _invalid(problem)
+    return value
 
 
 def _integer(lo: int, hi: int) -> Callable[[str, Any], int]:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from llm_twin.errors import GenerationError, OverloadedError, ValidationError
+from llm_twin.text import json_text_problem
 
 from . import wire
 from .engine import Engine, ErrorEvent, Event, Finished, TokenEvent
@@ -66,9 +67,14 @@ def _error(message: str, error_type: str, status: int) -> JSONResponse:
 async def _read_json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BadRequestError(f"Failed to parse the request body as JSON: {err}") from err
+    # A lone surrogate (JSON's \ud800 escape) is no text a tokenizer can encode: refused up front.
+    problem = json_text_problem(body)
+    if problem:
+        raise ShapeError(f"Failed to deserialize the JSON body into the target type: {problem}")
+    return body
 
 
 def _shape(parse: Callable[[], Any]) -> Any:
