@@ -374,4 +374,10 @@ SETTING_ROWS = [
     bad("GATEWAY_HOST", "-leading-dash", HOST),
     bad("GATEWAY_PORT", "0", whole(1, 65535), "serve"),
     bad("GATEWAY_PORT", "65536", whole(1, 65535)),
+    bad("GATEWAY_HEADER_TIMEOUT_SECONDS", "0", whole(1, 300), "serve"),
+    bad("GATEWAY_HEADER_TIMEOUT_SECONDS", "inf", whole(1, 300)),
+    bad("GATEWAY_BODY_TIMEOUT_SECONDS", "-5", whole(1, 3600), "serve"),
+    bad("GATEWAY_BODY_TIMEOUT_SECONDS", "0.5", whole(1, 3600)),
+    bad("GATEWAY_MAX_CONNECTIONS", "0", whole(1, 10000), "serve"),
+    bad("GATEWAY_MAX_CONNECTIONS", "1000000", whole(1, 10000)),
 ]

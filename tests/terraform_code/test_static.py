@@ -39,7 +39,7 @@ def test_both_stacks_validate(tmp_path: Path) -> None:
             "instance_type must be a SageMaker instance type starting with 'ml.'",
         ),
         ({"max_total_tokens": 1000}, "token_limits.max_total_tokens must be greater than max_input_tokens"),
-        ({"instance_count": 0}, "instance_count must be a whole number >= 1"),
+        ({"instance_count": 0}, "endpoint.instance_count must be a whole number from 1 to 100"),
         ({"quantize": "int3"}, "quantize must be null or one of"),
     ],
 )
