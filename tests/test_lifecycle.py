@@ -378,7 +378,7 @@ def test_destroy_leaves_zero_project_resources(lifecycle: LifecycleRecord) -> No
         "users": ["llm-twin-deployer"],
         "groups": ["llm-twin-deployers"],
         "roles": ["llm-twin-sagemaker-execution"],
-        "policies": ["llm-twin-deployer", "llm-twin-sagemaker-execution"],
+        "policies": ["llm-twin-deployer", "llm-twin-deployer-operations", "llm-twin-sagemaker-execution"],
     }
     _ok(lifecycle, "destroy-bootstrap")
     assert lifecycle.left and not any(lifecycle.left.values()), lifecycle.left
