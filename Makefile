@@ -21,7 +21,7 @@ LLM_TWIN := $(BIN)/llm-twin
 
 # checkov pins its own boto3, botocore and packaging, older than ours: it lives in a
 # venv of its own, rebuilt when the pinned version changes. Tests find it through
-# CHECKOV (tests/terraform_code/test_checkov.py), with the same default.
+# CHECKOV (tests/terraform/test_checkov.py), with the same default.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV ?= $(CHECKOV_VENV)/bin/checkov
@@ -82,14 +82,14 @@ test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM_STAMP)
 
 lint: $(STAMP) $(CHECKOV_STAMP)
 	terraform fmt -check -recursive terraform
-	$(BIN)/ruff check llm_twin tests bench
-	$(BIN)/ruff format --check llm_twin tests bench
+	$(BIN)/ruff check llm_twin llm_twin_local tests bench
+	$(BIN)/ruff format --check llm_twin llm_twin_local tests bench
 	$(BIN)/llm-twin validate
 	$(CHECKOV) --config-file .checkov.yaml
 
 fmt: $(STAMP)
 	terraform fmt -recursive terraform
-	$(BIN)/ruff format llm_twin tests bench
+	$(BIN)/ruff format llm_twin llm_twin_local tests bench
 
 clean:
 	rm -rf $(VENV) .llm-twin .pytest_cache

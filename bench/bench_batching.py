@@ -28,8 +28,8 @@ from pathlib import Path
 
 import requests
 
-from llm_twin.model_server.checkpoint import create_sized_checkpoint
-from llm_twin.model_server.sse import iter_data
+from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
+from llm_twin_local.model_server.sse import iter_data
 
 PROMPT = "Write a short story about a robot who learns to paint, in plain English, please."
 
@@ -44,7 +44,15 @@ def free_port() -> int:
 def running_server(model_dir: Path, *args: str):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llm_twin.model_server", "--model-dir", str(model_dir), "--port", str(port)]
+        [
+            sys.executable,
+            "-m",
+            "llm_twin_local.model_server",
+            "--model-dir",
+            str(model_dir),
+            "--port",
+            str(port),
+        ]
         + ["--log-level", "warning", *args],
     )
     url = f"http://127.0.0.1:{port}"

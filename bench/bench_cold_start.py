@@ -23,10 +23,10 @@ import boto3
 import torch
 from safetensors.torch import load_file
 
-from llm_twin.checkpoints import inspect_checkpoint
-from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.model_server.checkpoint import create_sized_checkpoint
-from llm_twin.model_store import ModelStore
+from llm_twin.control.models.store import ModelStore
+from llm_twin.protocol.checkpoints import inspect_checkpoint
+from llm_twin_local.aws.daemon import LocalAws, free_port
+from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 
 BUCKET = "llm-twin-bench-cold-start"
 ROLE = "arn:aws:iam::123456789012:role/llm-twin-bench"

@@ -29,10 +29,10 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from llm_twin.inference import GenerationResult, LLMInferenceSagemakerEndpoint, runtime_config
-from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.model_server.checkpoint import create_sized_checkpoint
-from llm_twin.stream import TokenEvent
+from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndpoint, runtime_config
+from llm_twin.client.stream import TokenEvent
+from llm_twin_local.aws.daemon import LocalAws, free_port
+from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 
 PROMPT = "Write a haiku about the cloud"
 REGION = "eu-central-1"

@@ -25,10 +25,10 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from llm_twin.checkpoints import inspect_checkpoint
-from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.model_server.checkpoint import create_sized_checkpoint
-from llm_twin.model_store import DEFAULT_TRANSFER, ModelStore
+from llm_twin.control.models.store import DEFAULT_TRANSFER, ModelStore
+from llm_twin.protocol.checkpoints import inspect_checkpoint
+from llm_twin_local.aws.daemon import LocalAws, free_port
+from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 
 BUCKET = "llm-twin-bench-artifacts"
 

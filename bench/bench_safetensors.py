@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from llm_twin.model_server.checkpoint import create_sized_checkpoint
+from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 
 
 def timed(load: Callable[[], dict[str, torch.Tensor]], *, touch: bool) -> float:

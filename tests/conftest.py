@@ -17,11 +17,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from llm_twin.deploy import Deployment
-from llm_twin.local.daemon import LocalAws, free_port
-from llm_twin.settings import Settings, load_settings
+from llm_twin.config.settings import Settings, load_settings
+from llm_twin.control.deploy.deployment import Deployment
+from llm_twin_local.aws.daemon import LocalAws, free_port
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES_DIR = REPO / "tests" / "fixtures"
 PLUGIN_CACHE = REPO / ".llm-twin" / "plugin-cache"
 
 

@@ -36,14 +36,14 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from llm_twin.aws import EndpointState
+from llm_twin.client.endpoint import ChatResult, LLMInferenceSagemakerEndpoint
+from llm_twin.client.stream import ChatDelta, TokenEvent
+from llm_twin.config.settings import Secret
+from llm_twin.control.aws import EndpointState
 from llm_twin.errors import GatewayRequestError, LlmTwinError, SettingsError
 from llm_twin.gateway import framing
 from llm_twin.gateway.payloads import parse_chat, parse_generate, parse_json
 from llm_twin.gateway.relay import relay
-from llm_twin.inference import ChatResult, LLMInferenceSagemakerEndpoint
-from llm_twin.settings import Secret
-from llm_twin.stream import ChatDelta, TokenEvent
 
 __all__ = ["GatewayConfig", "create_app"]
 

@@ -1,7 +1,7 @@
 """Server-sent event bytes for browsers (pure logic, no I/O).
 
 `/generate_stream` frames are TGI's own, so TGI clients (huggingface_hub, our
-`llm_twin.stream`) read the gateway as they read TGI. `/v1/chat/completions` frames are
+`llm_twin.client.stream`) read the gateway as they read TGI. `/v1/chat/completions` frames are
 OpenAI's `chat.completion.chunk`s ending with `data: [DONE]`. A failure becomes one
 error event in the same shape TGI or OpenAI use, plus `partial_text`: the text the
 browser already has, so it can keep it.
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from llm_twin.client.stream import ChatDelta, TokenEvent
 from llm_twin.errors import (
     GENERATION_ERRORS,
     AwsError,
@@ -27,7 +28,6 @@ from llm_twin.errors import (
     StreamTimeoutError,
     ValidationError,
 )
-from llm_twin.stream import ChatDelta, TokenEvent
 
 __all__ = [
     "DONE",

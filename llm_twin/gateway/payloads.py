@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_twin.errors import GatewayRequestError
-from llm_twin.text import json_text_problem
+from llm_twin.protocol.text import json_text_problem
 
 __all__ = ["ChatRequest", "GenerateRequest", "parse_chat", "parse_generate", "parse_json"]
 

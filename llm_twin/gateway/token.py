@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_twin.config.settings import Secret
 from llm_twin.errors import SettingsError
-from llm_twin.settings import Secret
 
 __all__ = ["GatewayToken", "gateway_token", "is_loopback"]
 

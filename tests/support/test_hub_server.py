@@ -37,7 +37,7 @@ from huggingface_hub.errors import (
 )
 from safetensors import safe_open
 
-from llm_twin.model_server.checkpoint import create_test_checkpoint
+from llm_twin_local.model_server.checkpoint import create_test_checkpoint
 from tests.support import loopback_only, refused_endpoint, silent_endpoint
 from tests.support.hub_server import FakeHub, HubRepo
 

@@ -1,0 +1,95 @@
+"""`llm-twin serve`: the SSE gateway for browsers, with the AWS credentials kept server-side.
+
+Starlette and uvicorn come with the `serve` extra, so they are imported when the
+command runs, not when the CLI loads. Exit codes: 2 for a bad option or setting (nothing
+started), 1 when the endpoint cannot be reached at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from llm_twin.cli.infer import endpoint_options
+from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
+from llm_twin.config.settings import SPEC, load_settings
+from llm_twin.errors import LlmTwinError, SettingsError
+
+
+def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parse = SPEC["GATEWAY_HOST"][1]
+    try:
+        return parse("--host", value)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--host={value!r} is invalid: ")) from None
+
+
+@click.command()
+@click.option(
+    "--host", default=None, callback=_host, help="Address to bind; default GATEWAY_HOST (127.0.0.1)."
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port to bind; default GATEWAY_PORT (8080)."
+)
+@endpoint_options
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, endpoint: str | None, read_timeout: float
+) -> None:
+    """Serve the chat page and SSE streams of the endpoint's tokens to browsers."""
+    env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
+    try:
+        settings = load_settings(os.environ, env_file)
+        if endpoint:
+            settings = dataclasses.replace(settings, endpoint_name=endpoint)
+        host = host or settings.gateway_host
+        port = port or settings.gateway_port
+
+        import uvicorn
+
+        from llm_twin.control.deploy.deployment import Deployment
+        from llm_twin.gateway import GatewayConfig, create_app
+        from llm_twin.gateway.limits import ConnectionLimits, reserve_descriptors, uvicorn_options
+        from llm_twin.gateway.token import gateway_token
+
+        limits = ConnectionLimits(
+            settings.gateway_header_timeout, settings.gateway_body_timeout, settings.gateway_max_connections
+        )
+        reserve_descriptors(limits)
+
+        token = gateway_token(settings.gateway_token, host, settings.state_dir)
+        base = LLMInferenceSagemakerEndpoint.from_settings(settings, read_timeout=read_timeout)
+        deployment = Deployment(settings)
+        state = deployment.endpoint_state()
+        config = GatewayConfig(token.token, settings.gateway_cors_origins, settings.gateway_max_body_bytes)
+        app = create_app(
+            config,
+            # One boto3 client for all requests (it is thread-safe); a payload per request.
+            lambda: LLMInferenceSagemakerEndpoint(base.endpoint_name, base.client),
+            deployment.endpoint_state,
+        )
+    except LlmTwinError as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"» endpoint {state.name} is {state.status}")
+    click.echo(f"» chat page and streams on http://{shown_host}:{port}/ (Ctrl-C stops)")
+    if token.generated_file is not None:
+        click.echo(
+            f"» bearer token generated for this run, in {token.generated_file} (GATEWAY_TOKEN sets one)"
+        )
+    origins = ", ".join(settings.gateway_cors_origins) or "none (same origin only)"
+    click.echo(
+        f"» cross-origin pages allowed: {origins}; bodies up to {settings.gateway_max_body_bytes} bytes"
+    )
+    click.echo(
+        f"» headers within {limits.header_timeout:g} s, bodies within {limits.body_timeout:g} s, "
+        f"at most {limits.max_connections} connections"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(limits))

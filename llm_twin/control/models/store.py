@@ -1,0 +1,409 @@
+"""Model versions in the artifact bucket: push, list, remove (boto3 transport only).
+
+Layout: `s3://<bucket>/models/<name>/<version>/<files...>`, each object carrying its
+SHA-256 as metadata, plus `llm-twin-manifest.json` listing every file. The manifest is
+written LAST, after every file was checked by HeadObject (size and checksum), and is
+removed FIRST before anything under a prefix is overwritten or deleted. So a prefix
+without a manifest is never trusted as a model: an interrupted push shows as
+incomplete, and a re-run completes it, uploading only what is missing or different.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.subscribers import BaseSubscriber
+
+from llm_twin.control.credentials import read_credentials
+from llm_twin.control.deploy.deployment import Deployment
+from llm_twin.errors import ModelConflictError, ModelStoreError
+from llm_twin.protocol.checkpoints import Checkpoint, CheckpointFile, model_prefix
+
+MANIFEST = "llm-twin-manifest.json"
+CHECKSUM_METADATA = "sha256"
+"""User metadata key (x-amz-meta-sha256) holding each object's hex SHA-256."""
+MODELS_ROOT = "models/"
+COPY_OBJECT_LIMIT = 5 * 1024**3
+"""CopyObject's largest source; Hugging Face's own shards stay under it (5 GB)."""
+MiB = 1024 * 1024
+DEFAULT_TRANSFER = TransferConfig(
+    multipart_threshold=8 * MiB,
+    multipart_chunksize=8 * MiB,
+    max_concurrency=8,
+    use_threads=True,
+)
+"""Multipart above 8 MiB (s3transfer's own default), eight parts in flight, shared by all files of
+one push. 16 MiB parts or four threads measured slower against the emulator (bench/bench_push.py)."""
+
+OnBytes = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    uri: str
+    """s3://bucket/models/<name>/<version>/ (what MODEL_DATA_S3_URI takes)."""
+    name: str
+    version: str
+    uploaded: tuple[str, ...]
+    copied: tuple[str, ...]
+    """Files another complete version of the model already held: copied inside the bucket, not uploaded."""
+    skipped: tuple[str, ...]
+    """Files already stored with the same size and checksum."""
+    removed: tuple[str, ...]
+    """Objects of another model deleted under --force."""
+    bytes_uploaded: int
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One model version in the bucket."""
+
+    name: str
+    version: str
+    uri: str
+    objects: int
+    bytes: int
+    complete: bool
+    """False when the manifest is missing: an interrupted push, not to be deployed."""
+    created: str = ""
+
+
+@dataclass
+class _Progress(BaseSubscriber):
+    """Forwards s3transfer's per-chunk byte counts to one callback, serialised across threads."""
+
+    on_bytes: OnBytes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        with self.lock:
+            self.on_bytes(bytes_transferred)
+
+
+def _fail(action: str, exc: Exception) -> ModelStoreError:
+    return ModelStoreError(f"{action} failed: {exc}")
+
+
+class ModelStore:
+    """The models under one bucket, through one S3 client."""
+
+    def __init__(self, s3: Any, bucket: str, transfer_config: TransferConfig = DEFAULT_TRANSFER) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.transfer_config = transfer_config
+
+    def uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix}"
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def check_bucket(self) -> None:
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise ModelStoreError(
+                    f"the artifact bucket {self.bucket} does not exist yet: run `make apply` (llm-twin apply) first"
+                ) from exc
+            raise _fail(f"HeadBucket {self.bucket}", exc) from exc
+        except BotoCoreError as exc:
+            raise _fail(f"HeadBucket {self.bucket}", exc) from exc
+
+    def stored_objects(self, prefix: str) -> dict[str, int]:
+        """Key (relative to `prefix`) -> size, for every object under it."""
+        found: dict[str, int] = {}
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found[item["Key"][len(prefix) :]] = item["Size"]
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(f"listing {self.uri(prefix)}", exc) from exc
+        return found
+
+    def manifest(self, prefix: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=prefix + MANIFEST)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise _fail(f"reading {self.uri(prefix + MANIFEST)}", exc) from exc
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+
+    def stored_checksum(self, key: str) -> tuple[int, str] | None:
+        """(size, sha256 metadata) of one object, or None when absent."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _fail(f"HeadObject {self.uri(key)}", exc) from exc
+        return head["ContentLength"], head.get("Metadata", {}).get(CHECKSUM_METADATA, "")
+
+    def list_models(self) -> list[StoredModel]:
+        """Every `models/<name>/<version>/` prefix, complete or not."""
+        self.check_bucket()
+        groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for relative, size in self.stored_objects(MODELS_ROOT).items():
+            parts = relative.split("/", 2)
+            if len(parts) == 3:
+                groups.setdefault((parts[0], parts[1]), []).append((parts[2], size))
+        models = []
+        for (name, version), objects in sorted(groups.items()):
+            prefix = model_prefix(name, version)
+            has_manifest = any(key == MANIFEST for key, _ in objects)
+            manifest = self.manifest(prefix) if has_manifest else None
+            models.append(
+                StoredModel(
+                    name=name,
+                    version=version,
+                    uri=self.uri(prefix),
+                    objects=sum(1 for key, _ in objects if key != MANIFEST),
+                    bytes=sum(size for key, size in objects if key != MANIFEST),
+                    complete=manifest is not None,
+                    created=(manifest or {}).get("created", ""),
+                )
+            )
+        return models
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def push(
+        self,
+        checkpoint: Checkpoint,
+        name: str,
+        version: str,
+        *,
+        force: bool = False,
+        on_bytes: OnBytes | None = None,
+        on_plan: Callable[[int], None] | None = None,
+    ) -> PushResult:
+        """Upload what is missing or different, verify every file, then write the manifest.
+
+        `on_plan` hears the bytes about to be uploaded (for a progress bar's length);
+        `on_bytes` hears them as they go. ModelConflictError when the prefix holds
+        another model and `force` is not set; nothing is changed then.
+        """
+        if checkpoint.weight_format != "safetensors":
+            raise ModelStoreError("only safetensors checkpoints are pushed (convert pickle weights first)")
+        prefix = model_prefix(name, version)
+        self.check_bucket()
+        stored = self.stored_objects(prefix)
+        ours = {f.relative: f for f in checkpoint.files}
+        if MANIFEST in ours:
+            raise ModelStoreError(f"the checkpoint holds a file named {MANIFEST}, which llm-twin reserves")
+
+        wanted, skipped = [], []
+        conflicts = [r for r in stored if r != MANIFEST and r not in ours]
+        for item in checkpoint.files:
+            current = self.stored_checksum(prefix + item.relative) if item.relative in stored else None
+            if current == (item.size, item.sha256):
+                skipped.append(item.relative)
+            else:
+                wanted.append(item)
+                if current is not None:
+                    conflicts.append(item.relative)
+        manifest = self.manifest(prefix) if MANIFEST in stored else None
+        if manifest is not None and _manifest_files(manifest) != {
+            f.relative: f.sha256 for f in checkpoint.files
+        }:
+            conflicts.append(MANIFEST)
+        if conflicts and not force:
+            raise ModelConflictError(
+                f"{self.uri(prefix)} already holds a different model ({len(conflicts)} objects differ, "
+                f"e.g. {sorted(conflicts)[0]}): pass --force to replace it, or choose another --version"
+            )
+
+        extras = sorted(r for r in stored if r != MANIFEST and r not in ours)
+        if MANIFEST in stored and (wanted or extras):
+            # From here on the prefix is being rewritten: it must not look complete.
+            self._delete([prefix + MANIFEST])
+        self._delete([prefix + r for r in extras])
+        sources = self._earlier_copies(name, prefix) if wanted else {}
+        copies = [(item, sources[item.sha256]) for item in wanted if item.sha256 in sources]
+        uploads = [item for item in wanted if item.sha256 not in sources]
+        total = sum(f.size for f in uploads)
+        if on_plan is not None:
+            on_plan(total)
+        self._copy(prefix, copies)
+        self._upload(checkpoint.root, prefix, uploads, on_bytes)
+        self._verify(prefix, checkpoint.files)
+        if wanted or extras or manifest is None:
+            self._write_manifest(prefix, name, version, checkpoint)
+        return PushResult(
+            uri=self.uri(prefix),
+            name=name,
+            version=version,
+            uploaded=tuple(f.relative for f in uploads),
+            copied=tuple(item.relative for item, _ in copies),
+            skipped=tuple(skipped),
+            removed=tuple(extras),
+            bytes_uploaded=total,
+        )
+
+    def _earlier_copies(self, name: str, prefix: str) -> dict[str, tuple[str, int]]:
+        """sha256 -> (key, size) of files in the other complete versions of `name` (their manifests vouch)."""
+        sources: dict[str, tuple[str, int]] = {}
+        root = model_prefix(name, "x")[: -len("x/")]
+        for relative in sorted(self.stored_objects(root)):
+            version, _, rest = relative.partition("/")
+            other = model_prefix(name, version)
+            if rest != MANIFEST or other == prefix:
+                continue
+            for entry in (self.manifest(other) or {}).get("files", []):
+                if entry.get("sha256") and entry.get("path"):
+                    sources.setdefault(entry["sha256"], (other + entry["path"], int(entry.get("size", 0))))
+        return sources
+
+    def _copy(self, prefix: str, copies: list[tuple[CheckpointFile, tuple[str, int]]]) -> None:
+        """Server-side copies of unchanged files from an earlier version; nothing crosses the network."""
+        for item, (source, size) in copies:
+            if size >= COPY_OBJECT_LIMIT:
+                raise ModelStoreError(f"{source} is over 5 GiB: CopyObject cannot copy it, push with --force")
+            try:
+                self.s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=prefix + item.relative,
+                    CopySource={"Bucket": self.bucket, "Key": source},
+                    MetadataDirective="REPLACE",
+                    Metadata={CHECKSUM_METADATA: item.sha256},
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise _fail(f"copying {source} to {self.uri(prefix + item.relative)}", exc) from exc
+
+    def _upload(self, root: Path, prefix: str, files: list[CheckpointFile], on_bytes: OnBytes | None) -> None:
+        """All files through one transfer manager: multipart, parts of every file in parallel."""
+        if not files:
+            return
+        subscribers = [_Progress(on_bytes)] if on_bytes is not None else []
+        manager = create_transfer_manager(self.s3, self.transfer_config)
+        try:
+            futures = [
+                manager.upload(
+                    str(root / item.relative),
+                    self.bucket,
+                    prefix + item.relative,
+                    extra_args={"Metadata": {CHECKSUM_METADATA: item.sha256}},
+                    subscribers=subscribers,
+                )
+                for item in files
+            ]
+            for item, future in zip(files, futures, strict=True):
+                try:
+                    future.result()
+                except (ClientError, BotoCoreError, OSError) as exc:
+                    raise ModelStoreError(
+                        f"uploading {item.relative} failed: {exc}; no manifest was written, re-run the push "
+                        "to finish it (files already stored are kept)"
+                    ) from exc
+        except BaseException:
+            # Ctrl-C or a failed file: cancel the rest; what finished stays, without a manifest.
+            manager.shutdown(cancel=True)
+            raise
+        manager.shutdown()
+
+    def _verify(self, prefix: str, files: tuple[CheckpointFile, ...]) -> None:
+        for item in files:
+            stored = self.stored_checksum(prefix + item.relative)
+            if stored != (item.size, item.sha256):
+                raise ModelStoreError(
+                    f"verifying {self.uri(prefix + item.relative)} failed: stored (size, sha256) {stored}, "
+                    f"expected ({item.size}, {item.sha256}); no manifest was written, re-run the push"
+                )
+
+    def _write_manifest(self, prefix: str, name: str, version: str, checkpoint: Checkpoint) -> None:
+        body = {
+            "name": name,
+            "version": version,
+            "format": checkpoint.weight_format,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "files": [{"path": f.relative, "size": f.size, "sha256": f.sha256} for f in checkpoint.files],
+        }
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=prefix + MANIFEST,
+                Body=json.dumps(body, indent=2).encode(),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(f"writing {self.uri(prefix + MANIFEST)}", exc) from exc
+
+    def remove(self, name: str, version: str | None = None, *, keep_uri: str | None = None) -> list[str]:
+        """Delete one version, or every version of `name`; the manifests go first.
+
+        ModelConflictError, before anything is deleted, when one of them is `keep_uri`
+        (the prefix the settings deploy). Returns the prefixes removed.
+        """
+        prefixes = sorted(
+            {
+                m.uri
+                for m in self.list_models()
+                if m.name == name and (version is None or m.version == version)
+            }
+        )
+        what = f"{name}/{version}" if version else name
+        if not prefixes:
+            raise ModelStoreError(
+                f"no model {what} in s3://{self.bucket}/{MODELS_ROOT}: see `llm-twin model list`"
+            )
+        if keep_uri in prefixes:
+            raise ModelConflictError(
+                f"{keep_uri} is the model MODEL_DATA_S3_URI deploys: point MODEL_DATA_S3_URI elsewhere "
+                "and apply first, or pass --force"
+            )
+        for uri in prefixes:
+            prefix = uri[len(f"s3://{self.bucket}/") :]
+            keys = [prefix + k for k in self.stored_objects(prefix)]
+            self._delete([k for k in keys if k.endswith("/" + MANIFEST)])
+            self._delete([k for k in keys if not k.endswith("/" + MANIFEST)])
+        return prefixes
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            try:
+                answer = self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise _fail(f"deleting under s3://{self.bucket}", exc) from exc
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise ModelStoreError(
+                    f"deleting s3://{self.bucket}/{first['Key']} failed: {first['Message']}"
+                )
+
+
+def store_for(deployment: Deployment, *, as_admin: bool = False) -> ModelStore:
+    """The artifact bucket (named by the bootstrap), as the deployer unless `as_admin`."""
+    deployment.ensure_local()
+    bucket = deployment.bootstrap_outputs()["artifact_bucket_name"]
+    if as_admin:
+        credentials = deployment.admin_credentials()
+    else:
+        credentials, _ = read_credentials(deployment.credentials_path)
+    local = deployment.settings.target == "local"
+    config = Config(
+        s3={"addressing_style": "path"} if local else {},
+        # One connection per part in flight, plus one for the listing and head calls.
+        max_pool_connections=DEFAULT_TRANSFER.max_request_concurrency + 2,
+        retries={"max_attempts": 5, "mode": "standard"},
+    )
+    return ModelStore(deployment.clients(credentials).client("s3", config), bucket)
+
+
+def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:
+    return {f.get("path", ""): f.get("sha256", "") for f in manifest.get("files", [])}

@@ -1,0 +1,140 @@
+"""`python -m llm_twin_local.model_server`: serve a local checkpoint, or make a test one.
+
+    python -m llm_twin_local.model_server --model-dir DIR [--host H] [--port N] [...]
+    python -m llm_twin_local.model_server make-test-model DIR [--size tiny|bench|200mb]
+
+Every serving option also reads the container's environment variable of TGI's name
+(MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, ...); a flag wins over the variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from llm_twin.errors import LlmTwinError
+
+from .checkpoint import SIZES
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be a positive integer")
+    return value
+
+
+def _open_fd(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        os.fstat(value)
+    except OSError as exc:
+        raise click.BadParameter(f"{value} is not an open file descriptor ({exc.strerror})") from exc
+    return value
+
+
+LIFELINE_EXIT_GRACE = 5.0
+"""How long uvicorn may take over its graceful shutdown once the lifeline broke."""
+
+
+def _exit_with_lifeline(fd: int) -> None:
+    """End this process once `fd` reads EOF: the local AWS that holds the pipe's other end is gone.
+
+    Nothing is ever written to the pipe; the kernel closes the write end however the
+    emulator ends, SIGKILL included. SIGTERM lets uvicorn (or, during loading, the
+    default action) stop the server; a hard exit follows if that hangs.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 1):
+                pass
+        logging.getLogger(__name__).warning("the local AWS that started this server is gone: exiting")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(LIFELINE_EXIT_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+def _int_option(flag: str, envvar: str, help_text: str):
+    return click.option(flag, type=int, envvar=envvar, default=None, callback=_positive, help=help_text)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HF_MODEL_DIR")
+@click.option("--model-id", envvar="HF_MODEL_ID", default=None, help="Name reported by /info.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, envvar="PORT", default=8080, show_default=True)
+@_int_option("--max-input-tokens", "MAX_INPUT_TOKENS", "Longest prompt, in tokens.")
+@_int_option("--max-total-tokens", "MAX_TOTAL_TOKENS", "Longest prompt + max_new_tokens.")
+@_int_option("--max-batch-total-tokens", "MAX_BATCH_TOTAL_TOKENS", "Token budget of the running batch.")
+@_int_option("--max-batch-prefill-tokens", "MAX_BATCH_PREFILL_TOKENS", "Prompt tokens prefilled per step.")
+@_int_option("--max-batch-size", "MAX_BATCH_SIZE", "Sequences per batch; 1 disables batching.")
+@_int_option("--max-concurrent-requests", "MAX_CONCURRENT_REQUESTS", "Requests in flight before 429.")
+@_int_option("--max-stop-sequences", "MAX_STOP_SEQUENCES", "Entries accepted in `stop`.")
+@click.option(
+    "--messages-api-enabled/--no-messages-api-enabled", envvar="MESSAGES_API_ENABLED", default=False
+)
+@click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True)
+@click.option(
+    "--lifeline-fd",
+    type=int,
+    default=None,
+    hidden=True,
+    callback=_open_fd,
+    help="A pipe the local AWS holds open; the server exits when it closes.",
+)
+@click.pass_context
+def main(
+    ctx: click.Context,
+    model_dir: Path | None,
+    host: str,
+    port: int,
+    log_level: str,
+    lifeline_fd: int | None,
+    **options,
+) -> None:
+    """Serve TGI's HTTP API for the causal LM in --model-dir, on the CPU."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if model_dir is None:
+        raise click.UsageError("--model-dir is required (or HF_MODEL_DIR)")
+    if lifeline_fd is not None:
+        # Before anything slow: loading the model takes seconds, and the parent may die meanwhile.
+        _exit_with_lifeline(lifeline_fd)
+    # Nothing below may reach the Hub, whatever the caller's environment says.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .server import ServerSettings, serve
+
+    try:
+        serve(ServerSettings(model_dir=model_dir, **options), host=host, port=port, log_level=log_level)
+    except LlmTwinError as err:
+        click.echo(f"{type(err).__name__}: {err}", err=True)
+        sys.exit(err.exit_code)
+
+
+@main.command("make-test-model")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--size", type=click.Choice(sorted(SIZES)), default="tiny", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def make_test_model(directory: Path, size: str, seed: int) -> None:
+    """Write a random-weight Llama checkpoint (safetensors + tokenizer) into DIRECTORY."""
+    from .checkpoint import create_sized_checkpoint
+
+    path = create_sized_checkpoint(directory, size, seed=seed)  # type: ignore[arg-type]
+    weights = sum(p.stat().st_size for p in path.glob("*.safetensors"))
+    click.echo(f"wrote {size} checkpoint to {path} ({weights / 1e6:.1f} MB of weights)")
+
+
+if __name__ == "__main__":
+    main()
