@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from llm_twin.config.settings import Settings, load_settings
+from llm_twin.config import Settings, load_settings
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin_local.aws.daemon import LocalAws, free_port
 

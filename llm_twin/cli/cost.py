@@ -51,12 +51,12 @@ def confirm_apply_cost(deployment: Any, *, yes: bool) -> None:
     if settings.target != "aws":
         return
     estimate = deployment.cost_estimate()
-    for line in render_estimate(estimate, settings.endpoint):
+    for line in render_estimate(estimate, settings.names.endpoint):
         click.echo(line)
     if cost.over_budget(settings, estimate):
         raise BudgetExceededError(
             f"the estimate ${estimate.monthly_usd:.2f}/month is above COST_MONTHLY_BUDGET_USD="
-            f"{settings.cost_monthly_budget:g}: lower AUTOSCALING_MAX_CAPACITY or the instance type, "
+            f"{settings.cost.monthly_budget:g}: lower AUTOSCALING_MAX_CAPACITY or the instance type, "
             "or raise the budget"
         )
     if yes:
@@ -88,11 +88,11 @@ def cost_command(ctx: click.Context, json_output: bool) -> None:
     if json_output:
         click.echo(json.dumps(as_json(estimate), indent=2))
         return
-    for line in render_estimate(estimate, deployment.settings.endpoint):
+    for line in render_estimate(estimate, deployment.settings.names.endpoint):
         click.echo(line)
     if cost.over_budget(deployment.settings, estimate):
         click.echo(
-            f"over budget: COST_MONTHLY_BUDGET_USD={deployment.settings.cost_monthly_budget:g}; "
+            f"over budget: COST_MONTHLY_BUDGET_USD={deployment.settings.cost.monthly_budget:g}; "
             "`apply` on aws will refuse",
             err=True,
         )

@@ -27,7 +27,8 @@ from llm_twin.client.endpoint import (
     aws_clients,
 )
 from llm_twin.client.stream import ChatDelta, TokenEvent
-from llm_twin.config.settings import load_settings
+from llm_twin.config import load_settings
+from llm_twin.control.images import require_image
 from llm_twin.errors import InferenceError, LlmTwinError
 from llm_twin.protocol.text import first_surrogate, invalid_byte
 
@@ -260,6 +261,7 @@ def infer(
     printed = False
     try:
         settings = load_settings(os.environ, env_file)
+        require_image(settings)
         client = LLMInferenceSagemakerEndpoint.from_settings(
             settings, endpoint_name=endpoint, read_timeout=read_timeout
         )

@@ -23,9 +23,10 @@ from llm_twin.cli.model import model
 from llm_twin.cli.preflight import preflight_before_apply, preflight_command
 from llm_twin.cli.serve import serve
 from llm_twin.cli.state import bootstrap_state
-from llm_twin.config.settings import Settings, load_settings
+from llm_twin.config import Settings, load_settings
 from llm_twin.control import tfvars
 from llm_twin.control.deploy.deployment import Deployment
+from llm_twin.control.images import require_image
 from llm_twin.control.tf import events as progress
 from llm_twin.control.tf.setup import check_terraform_setup
 from llm_twin.errors import LlmTwinError
@@ -66,7 +67,9 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return load_settings(os.environ, ctx.obj["env_file"])
+    settings = load_settings(os.environ, ctx.obj["env_file"])
+    require_image(settings)
+    return settings
 
 
 def _deployment(ctx: click.Context, *, terraform: bool = True) -> Deployment:
@@ -257,7 +260,7 @@ def local() -> None:
 
 def _local(ctx: click.Context) -> LocalAws:
     settings = _settings(ctx)
-    return LocalAws(settings.state_dir, settings.local_port, enforce_iam=settings.local_enforce_iam)
+    return LocalAws(settings.state.dir, settings.local.port, enforce_iam=settings.local.enforce_iam)
 
 
 @local.command("up")

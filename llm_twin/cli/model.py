@@ -17,9 +17,10 @@ from typing import Any
 
 import click
 
-from llm_twin.config.settings import Settings, load_settings
+from llm_twin.config import Settings, load_settings
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.control.env_file import set_env_values
+from llm_twin.control.images import require_image
 from llm_twin.control.models import store as model_store
 from llm_twin.control.models.convert import convert_checkpoint
 from llm_twin.errors import CheckpointError, SettingsError
@@ -46,7 +47,9 @@ def _say(message: str) -> None:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return load_settings(os.environ, ctx.obj["env_file"])
+    settings = load_settings(os.environ, ctx.obj["env_file"])
+    require_image(settings)
+    return settings
 
 
 def _deployment(settings: Settings) -> Deployment:
@@ -188,7 +191,7 @@ def list_models(ctx: click.Context, as_admin: bool) -> None:
     click.echo(f"{'NAME':24} {'VERSION':16} {'FILES':>5} {'SIZE':>10}  {'STATUS':10} URI")
     for item in models:
         status = "complete" if item.complete else "incomplete"
-        served = "  (deployed)" if item.uri == settings.model_data_s3_uri else ""
+        served = "  (deployed)" if item.uri == settings.model.data_s3_uri else ""
         click.echo(
             f"{item.name:24} {item.version:16} {item.objects:>5} {item.bytes / 1e6:>8.1f}MB  {status:10} "
             f"{item.uri}{served}"
@@ -206,6 +209,6 @@ def remove(ctx: click.Context, name: str, version: str | None, force: bool, as_a
     """Delete model NAME (or one --version) from the bucket; the manifest goes first."""
     settings = _settings(ctx)
     store = model_store.store_for(_deployment(settings), as_admin=as_admin)
-    keep = None if force else settings.model_data_s3_uri or None
+    keep = None if force else settings.model.data_s3_uri or None
     for uri in store.remove(model_name(name), model_version(version) if version else None, keep_uri=keep):
         _say(f"removed {uri}")

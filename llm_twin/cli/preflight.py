@@ -53,7 +53,7 @@ def run_preflight(deployment: Any, *, as_admin: bool = False) -> preflight.Prefl
 
 def _heading(deployment: Any) -> str:
     s = deployment.settings
-    return f"preflight for {s.endpoint} on {s.instance_type} in {s.region} (TARGET={s.target})"
+    return f"preflight for {s.names.endpoint} on {s.variant.instance_type} in {s.region} (TARGET={s.target})"
 
 
 def _raise_if_failed(report: preflight.PreflightReport) -> None:

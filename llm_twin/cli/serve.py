@@ -7,7 +7,6 @@ started), 1 when the endpoint cannot be reached at start.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -16,7 +15,9 @@ import click
 
 from llm_twin.cli.infer import endpoint_options
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.config.settings import SPEC, load_settings
+from llm_twin.config import build_settings, load_settings
+from llm_twin.config.spec import SPEC
+from llm_twin.control.images import require_image
 from llm_twin.errors import LlmTwinError, SettingsError
 
 
@@ -46,10 +47,11 @@ def serve(
     env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
     try:
         settings = load_settings(os.environ, env_file)
+        require_image(settings)
         if endpoint:
-            settings = dataclasses.replace(settings, endpoint_name=endpoint)
-        host = host or settings.gateway_host
-        port = port or settings.gateway_port
+            settings = build_settings({"names.endpoint_name": endpoint}, base=settings)
+        host = host or settings.gateway.host
+        port = port or settings.gateway.port
 
         import uvicorn
 
@@ -59,15 +61,15 @@ def serve(
         from llm_twin.gateway.token import gateway_token
 
         limits = ConnectionLimits(
-            settings.gateway_header_timeout, settings.gateway_body_timeout, settings.gateway_max_connections
+            settings.gateway.header_timeout, settings.gateway.body_timeout, settings.gateway.max_connections
         )
         reserve_descriptors(limits)
 
-        token = gateway_token(settings.gateway_token, host, settings.state_dir)
+        token = gateway_token(settings.gateway.token, host, settings.state.dir)
         base = LLMInferenceSagemakerEndpoint.from_settings(settings, read_timeout=read_timeout)
         deployment = Deployment(settings)
         state = deployment.endpoint_state()
-        config = GatewayConfig(token.token, settings.gateway_cors_origins, settings.gateway_max_body_bytes)
+        config = GatewayConfig(token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes)
         app = create_app(
             config,
             # One boto3 client for all requests (it is thread-safe); a payload per request.
@@ -84,9 +86,9 @@ def serve(
         click.echo(
             f"» bearer token generated for this run, in {token.generated_file} (GATEWAY_TOKEN sets one)"
         )
-    origins = ", ".join(settings.gateway_cors_origins) or "none (same origin only)"
+    origins = ", ".join(settings.gateway.cors_origins) or "none (same origin only)"
     click.echo(
-        f"» cross-origin pages allowed: {origins}; bodies up to {settings.gateway_max_body_bytes} bytes"
+        f"» cross-origin pages allowed: {origins}; bodies up to {settings.gateway.max_body_bytes} bytes"
     )
     click.echo(
         f"» headers within {limits.header_timeout:g} s, bodies within {limits.body_timeout:g} s, "

@@ -31,7 +31,7 @@ def bootstrap_state(ctx: click.Context) -> None:
             _say(f"state bucket {result.bucket} already encrypted, versioned and private: nothing changed")
         for paths in (deployment.bootstrap_paths, deployment.main_paths):
             _say(f"backend config: {paths.backend_file}")
-        if deployment.settings.state_backend != "s3":
+        if deployment.settings.state.backend != "s3":
             _say("set STATE_BACKEND=s3 to keep the stacks' state in it")
 
     run()

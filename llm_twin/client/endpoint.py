@@ -40,7 +40,7 @@ from llm_twin.client.stream import (
     parse_generate_stream,
     payload_parts,
 )
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control.aws import AwsClients, Credentials
 from llm_twin.control.credentials import read_credentials
 from llm_twin.errors import (
@@ -173,15 +173,15 @@ class LLMInferenceSagemakerEndpoint:
             from llm_twin_local.aws.daemon import LocalAws
 
             # Starting it here would give an empty emulator: it holds endpoints only while it runs.
-            if not LocalAws(settings.state_dir, settings.local_port).status().running:
+            if not LocalAws(settings.state.dir, settings.local.port).status().running:
                 raise EmulatorError(
-                    f"the local AWS is not running on port {settings.local_port}: run `make apply` first"
+                    f"the local AWS is not running on port {settings.local.port}: run `make apply` first"
                 )
         clients = AwsClients(
             credentials or _inference_credentials(settings), settings.region, settings.endpoint_url
         )
         client = clients.client("sagemaker-runtime", config=runtime_config(read_timeout))
-        return cls(endpoint_name or settings.endpoint, client)
+        return cls(endpoint_name or settings.names.endpoint, client)
 
     # -- payload ---------------------------------------------------------------------------
 

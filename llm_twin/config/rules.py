@@ -2,21 +2,18 @@
 
 S3's bucket names, Application Auto Scaling's cron, bounded numbers and usable
 directories are facts about AWS and the file system, not about llm-twin, so they live
-here and `settings.py` only says which setting follows which rule. Every check matches
+here and `spec.py` only says which setting follows which rule. Every check matches
 the whole value (`fullmatch`): `re.match` with `$` lets a trailing newline through.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from llm_twin.errors import SettingsError
 
 # Regions with SageMaker hosting (2026). An unknown region fails here, not an hour later.
 REGIONS = frozenset(
@@ -60,80 +57,6 @@ REGIONS = frozenset(
         "cn-northwest-1",
     ]
 )
-
-
-def invalid(name: str, raw: str, allowed: str) -> SettingsError:
-    """The one shape of a bad-setting message: the setting, its value, what is allowed."""
-    return SettingsError(f"{name}={raw!r} is invalid: {allowed}")
-
-
-# -- numbers ---------------------------------------------------------------------
-
-# ASCII digits only: int() also takes "1_000" and other scripts' digits such as "١".
-_WHOLE = re.compile(r"[+-]?[0-9]+")
-# Plain decimals only: float() also takes "inf", "nan", "1_0" and "infinity".
-_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
-@dataclass(frozen=True)
-class WholeNumber:
-    """A whole number within [lo, hi]; the bounds are read by the tests that hold Terraform to them."""
-
-    lo: int
-    hi: int
-    optional: bool = False
-    """Empty means None ("derive it")."""
-
-    @property
-    def allowed(self) -> str:
-        return f"expected a whole number from {self.lo} to {self.hi}" + (" or empty" if self.optional else "")
-
-    def __call__(self, name: str, raw: str) -> int | None:
-        text = raw.strip()
-        if self.optional and text == "":
-            return None
-        if not _WHOLE.fullmatch(text):
-            raise invalid(name, raw, self.allowed)
-        try:
-            value = int(text)
-        except ValueError:  # more digits than Python converts
-            raise invalid(name, raw, self.allowed) from None
-        if not self.lo <= value <= self.hi:
-            raise invalid(name, raw, self.allowed)
-        return value
-
-
-def _plain(number: float) -> str:
-    """10000000, not 1e+07: a bound reads as the user would type it."""
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
-
-
-@dataclass(frozen=True)
-class BoundedNumber:
-    """A finite decimal number within [lo, hi], or (lo, hi] when `lo_open`."""
-
-    lo: float
-    hi: float
-    lo_open: bool = False
-
-    @property
-    def allowed(self) -> str:
-        lo, hi = _plain(self.lo), _plain(self.hi)
-        return (
-            f"expected a number > {lo} and at most {hi}"
-            if self.lo_open
-            else f"expected a number from {lo} to {hi}"
-        )
-
-    def __call__(self, name: str, raw: str) -> float:
-        text = raw.strip()
-        if not _DECIMAL.fullmatch(text):
-            raise invalid(name, raw, self.allowed)
-        value = float(text)
-        above_lo = value > self.lo if self.lo_open else value >= self.lo
-        if not (math.isfinite(value) and above_lo and value <= self.hi):
-            raise invalid(name, raw, self.allowed)
-        return value
 
 
 # -- S3 bucket names (Amazon S3 User Guide, "General purpose bucket naming rules") --

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
+from llm_twin.config import Settings
 from llm_twin.errors import SettingsError
 
 CATALOGUE = "sagemaker/core/image_uri_config/huggingface-llm.json"
@@ -68,3 +69,16 @@ def resolve_tgi_image(version: str, region: str) -> TgiImage:
         tag=tag,
         account=entry["registries"].get(region),
     )
+
+
+def require_image(settings: Settings) -> None:
+    """Stop before anything runs when the region has no DLC image for the configured TGI version.
+
+    An endpoint whose image cannot be pulled fails only after its whole start-up timeout.
+    """
+    model = settings.model
+    if not model.image_uri and resolve_tgi_image(model.tgi_version, settings.region).account is None:
+        raise SettingsError(
+            f"TGI_VERSION={model.tgi_version} has no DLC image in AWS_REGION={settings.region}: "
+            "pick another region or set TGI_IMAGE_URI"
+        )

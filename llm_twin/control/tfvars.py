@@ -11,19 +11,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control.images import resolve_tgi_image
 from llm_twin.protocol import gpus
 
 
 def tags(settings: Settings) -> dict[str, str]:
-    return {"project": settings.name_prefix, "managed-by": "terraform", "application": "llm-twin"}
+    return {"project": settings.names.prefix, "managed-by": "terraform", "application": "llm-twin"}
 
 
 def bootstrap_vars(settings: Settings) -> dict[str, Any]:
     return {
         "region": settings.region,
-        "name_prefix": settings.name_prefix,
+        "name_prefix": settings.names.prefix,
         "s3_use_path_style": settings.target == "local",
         "tags": tags(settings),
     }
@@ -32,27 +32,27 @@ def bootstrap_vars(settings: Settings) -> dict[str, Any]:
 def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str, Any]:
     """Variables of the main stack; the role and bucket name come from the bootstrap."""
     endpoint: dict[str, Any] = {
-        "name": settings.endpoint,
-        "instance_type": settings.instance_type,
-        "instance_count": settings.instance_count,
-        "hf_model_id": settings.hf_model_id,
-        "num_gpus": gpus.sm_num_gpus(settings.instance_type, settings.num_gpus),
-        "max_input_tokens": settings.max_input_tokens,
-        "max_total_tokens": settings.max_total_tokens,
-        "max_batch_total_tokens": settings.max_batch_total_tokens,
-        "max_batch_prefill_tokens": settings.max_batch_prefill_tokens,
-        "messages_api_enabled": settings.messages_api_enabled,
-        "container_startup_health_check_timeout_in_seconds": settings.health_check_timeout,
-        "model_data_download_timeout_in_seconds": settings.download_timeout,
+        "name": settings.names.endpoint,
+        "instance_type": settings.variant.instance_type,
+        "instance_count": settings.variant.instance_count,
+        "hf_model_id": settings.model.hf_model_id,
+        "num_gpus": gpus.sm_num_gpus(settings.variant.instance_type, settings.variant.num_gpus),
+        "max_input_tokens": settings.tokens.max_input_tokens,
+        "max_total_tokens": settings.tokens.max_total_tokens,
+        "max_batch_total_tokens": settings.tokens.max_batch_total_tokens,
+        "max_batch_prefill_tokens": settings.tokens.max_batch_prefill_tokens,
+        "messages_api_enabled": settings.model.messages_api_enabled,
+        "container_startup_health_check_timeout_in_seconds": settings.variant.health_check_timeout,
+        "model_data_download_timeout_in_seconds": settings.variant.download_timeout,
     }
-    if settings.image_uri:
-        endpoint["image_uri"] = settings.image_uri
+    if settings.model.image_uri:
+        endpoint["image_uri"] = settings.model.image_uri
     else:
-        endpoint["tgi_image_tag"] = resolve_tgi_image(settings.tgi_version, settings.region).tag
-    if settings.quantize:
-        endpoint["quantize"] = settings.quantize
-    if settings.model_data_s3_uri:
-        endpoint["model_data_s3_uri"] = settings.model_data_s3_uri
+        endpoint["tgi_image_tag"] = resolve_tgi_image(settings.model.tgi_version, settings.region).tag
+    if settings.model.quantize:
+        endpoint["quantize"] = settings.model.quantize
+    if settings.model.data_s3_uri:
+        endpoint["model_data_s3_uri"] = settings.model.data_s3_uri
     return {
         **bootstrap_vars(settings),
         "execution_role_arn": bootstrap_outputs["execution_role_arn"],
@@ -60,12 +60,12 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
         "force_destroy": settings.destroy_force,
         "endpoint": endpoint,
         "autoscaling": {
-            "enabled": settings.autoscaling_enabled,
-            "min_capacity": settings.autoscaling_min,
-            "max_capacity": settings.autoscaling_max,
-            "target_invocations_per_instance": settings.autoscaling_target,
-            "scale_in_cooldown": settings.autoscaling_scale_in_cooldown,
-            "scale_out_cooldown": settings.autoscaling_scale_out_cooldown,
+            "enabled": settings.autoscaling.enabled,
+            "min_capacity": settings.autoscaling.min_capacity,
+            "max_capacity": settings.autoscaling.max_capacity,
+            "target_invocations_per_instance": settings.autoscaling.target_invocations,
+            "scale_in_cooldown": settings.autoscaling.scale_in_cooldown,
+            "scale_out_cooldown": settings.autoscaling.scale_out_cooldown,
         },
         **rollout_vars(settings),
     }
@@ -75,36 +75,36 @@ def rollout_vars(settings: Settings) -> dict[str, Any]:
     """Safe rollout, its alarms, the scale-in schedule and async inference."""
     return {
         "rollout": {
-            "mode": settings.rollout_mode,
-            "canary_percent": settings.rollout_canary_percent,
-            "linear_step_percent": settings.rollout_linear_step_percent,
-            "wait_interval_in_seconds": settings.rollout_wait_seconds,
-            "termination_wait_in_seconds": settings.rollout_termination_wait_seconds,
+            "mode": settings.rollout.mode,
+            "canary_percent": settings.rollout.canary_percent,
+            "linear_step_percent": settings.rollout.linear_step_percent,
+            "wait_interval_in_seconds": settings.rollout.wait_seconds,
+            "termination_wait_in_seconds": settings.rollout.termination_wait_seconds,
         },
         "alarms": {
-            "invocation_5xx_enabled": settings.alarm_5xx_enabled,
-            "invocation_5xx_threshold": settings.alarm_5xx_threshold,
-            "latency_p99_enabled": settings.alarm_latency_p99_enabled,
-            "latency_p99_threshold_ms": settings.alarm_latency_p99_ms,
-            "setup_time_enabled": settings.alarm_setup_time_enabled,
-            "setup_time_threshold_seconds": settings.alarm_setup_time_seconds,
+            "invocation_5xx_enabled": settings.alarms.errors_5xx_enabled,
+            "invocation_5xx_threshold": settings.alarms.errors_5xx_threshold,
+            "latency_p99_enabled": settings.alarms.latency_p99_enabled,
+            "latency_p99_threshold_ms": settings.alarms.latency_p99_ms,
+            "setup_time_enabled": settings.alarms.setup_time_enabled,
+            "setup_time_threshold_seconds": settings.alarms.setup_time_seconds,
         },
         "scheduled_scaling": {
-            "enabled": settings.scheduled_scale_in,
-            "scale_in_cron": settings.scale_in_cron,
-            "scale_out_cron": settings.scale_out_cron,
-            "timezone": settings.schedule_timezone,
+            "enabled": settings.schedule.enabled,
+            "scale_in_cron": settings.schedule.scale_in_cron,
+            "scale_out_cron": settings.schedule.scale_out_cron,
+            "timezone": settings.schedule.timezone,
         },
         "async_inference": {
-            "enabled": settings.async_inference_enabled,
-            "max_concurrent_invocations_per_instance": settings.async_max_concurrent_invocations,
+            "enabled": settings.async_inference.enabled,
+            "max_concurrent_invocations_per_instance": settings.async_inference.max_concurrent_invocations,
         },
     }
 
 
 def secret_env(settings: Settings) -> dict[str, str]:
     """Sensitive variables, for the terraform child's environment only."""
-    return {"TF_VAR_hf_token": settings.hf_token.value} if settings.hf_token else {}
+    return {"TF_VAR_hf_token": settings.model.hf_token.value} if settings.model.hf_token else {}
 
 
 def write_tfvars(path: Path, variables: dict[str, Any]) -> Path:

@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 
 from llm_twin.client.endpoint import ChatResult, LLMInferenceSagemakerEndpoint
 from llm_twin.client.stream import ChatDelta, TokenEvent
-from llm_twin.config.settings import Secret
+from llm_twin.config import Secret
 from llm_twin.control.aws import EndpointState
 from llm_twin.errors import GatewayRequestError, LlmTwinError, SettingsError
 from llm_twin.gateway import framing

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_twin.config.settings import Secret
+from llm_twin.config import Secret
 from llm_twin.errors import SettingsError
 
 __all__ = ["GatewayToken", "gateway_token", "is_loopback"]

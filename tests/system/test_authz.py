@@ -115,7 +115,7 @@ def _error_code(operation, **params) -> str:
 
 
 def test_the_bootstrap_ran_as_a_real_admin_user(deployment: Deployment) -> None:
-    arn = client(deployment.settings.local_port, "sts").get_caller_identity()["Arn"]
+    arn = client(deployment.settings.local.port, "sts").get_caller_identity()["Arn"]
     assert arn == f"arn:aws:iam::{ACCOUNT}:user/local-admin"
 
 
@@ -132,7 +132,7 @@ def test_the_deployer_applies_replans_and_destroys_the_whole_stack(deployment: D
     assert applied.changed and endpoint["EndpointName"] == "llm-twin-endpoint"
     assert deployment.plan(detailed_exitcode=True).changes is False
     deployment.destroy()
-    left = project_resources(deployment.settings.local_port)
+    left = project_resources(deployment.settings.local.port)
     assert left["buckets"] == left["repositories"] == left["endpoints"] == left["scalable_targets"] == []
 
 
@@ -151,7 +151,7 @@ def test_creating_a_repository_outside_the_prefix_is_denied(deployment: Deployme
 
 
 def test_deleting_another_projects_bucket_is_denied(deployment: Deployment) -> None:
-    client(deployment.settings.local_port, "s3").create_bucket(
+    client(deployment.settings.local.port, "s3").create_bucket(
         Bucket="another-project-data", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     s3 = _deployer_client(deployment, "s3")
@@ -174,7 +174,7 @@ def test_passing_another_role_to_sagemaker_is_denied(deployment: Deployment) -> 
             }
         ],
     }
-    other_role = client(deployment.settings.local_port, "iam").create_role(
+    other_role = client(deployment.settings.local.port, "iam").create_role(
         RoleName="another-project-admin", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]["Arn"]
     sagemaker = _deployer_client(deployment, "sagemaker")
@@ -222,7 +222,7 @@ INVOKE_BODY = json.dumps({"inputs": "hi", "parameters": {"max_new_tokens": 2}})
 def invocable(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An endpoint of the project (its name and its tag), made by the admin, with a real model server."""
     model_dir = create_sized_checkpoint(tmp_path_factory.mktemp("tiny"), "tiny")
-    sagemaker = client(deployment.settings.local_port, "sagemaker")
+    sagemaker = client(deployment.settings.local.port, "sagemaker")
     _deploy(sagemaker, INVOKED, Path(model_dir))
     arn = sagemaker.describe_endpoint(EndpointName=INVOKED)["EndpointArn"]
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "project", "Value": "llm-twin"}])
@@ -236,7 +236,7 @@ def invocable(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def outsider(deployment: Deployment) -> tuple[str, str, str]:
     """A fresh IAM user with a key and no policy at all: (user ARN, key id, secret)."""
-    iam = client(deployment.settings.local_port, "iam")
+    iam = client(deployment.settings.local.port, "iam")
     arn = iam.create_user(UserName="no-policy-user")["User"]["Arn"]
     key = iam.create_access_key(UserName="no-policy-user")["AccessKey"]
     return arn, key["AccessKeyId"], key["SecretAccessKey"]
@@ -312,7 +312,7 @@ OLD_SCALING_STATEMENT = {
 
 def test_tag_calls_see_no_autoscaling_keys_as_on_aws(deployment: Deployment) -> None:
     """AWS supplies no namespace key to tag calls, so a statement conditioned on it allows nothing."""
-    port = deployment.settings.local_port
+    port = deployment.settings.local.port
     target = client(port, "application-autoscaling").register_scalable_target(
         ServiceNamespace="sagemaker",
         ResourceId="endpoint/context-check/variant/AllTraffic",

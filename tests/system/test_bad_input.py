@@ -19,7 +19,6 @@ no state yet, so a missed validation would plan creations and still apply nothin
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import socket
@@ -33,8 +32,9 @@ import pytest
 from click.testing import CliRunner
 
 from llm_twin.cli.main import main
+from llm_twin.config import build_settings
 from llm_twin.config.rules import terraform_platform
-from llm_twin.config.settings import SPEC
+from llm_twin.config.spec import SPEC
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.errors import LlmTwinError
 from llm_twin_local.aws.daemon import LocalAws, free_port
@@ -212,7 +212,9 @@ def snapshot(env: dict[str, str]) -> dict[str, Any]:
     deployment = Deployment(settings_for(env))
     taken: dict[str, Any] = {"resources": project_resources(port)}
     if taken["resources"]["endpoints"]:
-        endpoint = client(port, "sagemaker").describe_endpoint(EndpointName=deployment.settings.endpoint)
+        endpoint = client(port, "sagemaker").describe_endpoint(
+            EndpointName=deployment.settings.names.endpoint
+        )
         taken["endpoint"] = {
             key: endpoint.get(key) for key in ("EndpointConfigName", "EndpointStatus", "LastModifiedTime")
         }
@@ -262,17 +264,17 @@ def test_an_emulator_that_is_not_running_is_named(tmp_path: Path) -> None:
 TERRAFORM_ROWS = [
     (
         "instance-type",
-        {"instance_type": "g5.2xlarge"},
+        {"variant.instance_type": "g5.2xlarge"},
         "instance_type must be a SageMaker instance type starting with 'ml.'",
     ),
     (
         "total-below-input",
-        {"max_total_tokens": 1024},
+        {"tokens.max_total_tokens": 1024},
         "token_limits.max_total_tokens must be greater than max_input_tokens.",
     ),
     (
         "endpoint-name",
-        {"endpoint_name": "llm-twin_bad"},
+        {"names.endpoint_name": "llm-twin_bad"},
         "endpoint.name must be 1-63 letters, digits or hyphens",
     ),
 ]
@@ -301,7 +303,7 @@ def test_terraform_validation_catches_what_python_missed(
     values: dict[str, Any],
     message: str,
 ) -> None:
-    settings = dataclasses.replace(settings_for(bootstrapped_env), **values)
+    settings = build_settings(values, base=settings_for(bootstrapped_env))
     with pytest.raises(LlmTwinError) as caught:
         Deployment(settings).plan()
     assert caught.value.exit_code == 2

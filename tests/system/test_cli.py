@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from llm_twin.cli.main import main
-from llm_twin.config.settings import DEFAULT_PLUGIN_MIRROR, SPEC
+from llm_twin.config.spec import DEFAULT_PLUGIN_MIRROR, SPEC
 from llm_twin.control.credentials import read_credentials, write_credentials
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin_local.aws.daemon import free_port
@@ -150,5 +150,5 @@ def test_status_from_the_venv_works_offline_without_tf_plugin_dir(
 ) -> None:
     result = _llm_twin(tmp_path, _offline(tmp_path, shared_env), "status")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"endpoint: {applied_stack.settings.endpoint}\n")
+    assert result.stdout.startswith(f"endpoint: {applied_stack.settings.names.endpoint}\n")
     assert "status:   InService" in result.stdout

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def port(applied_stack: Deployment) -> int:
-    return applied_stack.settings.local_port
+    return applied_stack.settings.local.port
 
 
 def test_an_immediate_replan_is_a_no_op(applied_stack: Deployment) -> None:

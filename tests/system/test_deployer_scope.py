@@ -132,13 +132,13 @@ def _deployer(deployment: Deployment, service: str):
 
 
 def test_the_bootstrap_ran_on_the_s3_backend_with_iam_enforced(bootstrapped: Deployment) -> None:
-    s3 = client(bootstrapped.settings.local_port, "s3")
+    s3 = client(bootstrapped.settings.local.port, "s3")
     key = state_backend.state_key(bootstrapped.settings, "bootstrap")
     assert s3.head_object(Bucket=STATE_BUCKET, Key=key)["ContentLength"] > 0
 
 
 def test_the_deployer_applied_its_stack_and_keeps_its_state_in_the_bucket(applied: Deployment) -> None:
-    s3 = client(applied.settings.local_port, "s3")
+    s3 = client(applied.settings.local.port, "s3")
     state = json.loads(
         s3.get_object(Bucket=STATE_BUCKET, Key=state_backend.state_key(applied.settings, "main"))[
             "Body"
@@ -187,7 +187,7 @@ def test_each_takeover_step_on_the_state_bucket_is_denied(applied: Deployment, s
 
 
 def test_the_bucket_is_as_the_admin_left_it(applied: Deployment) -> None:
-    s3 = client(applied.settings.local_port, "s3")
+    s3 = client(applied.settings.local.port, "s3")
     assert s3.get_bucket_versioning(Bucket=STATE_BUCKET)["Status"] == "Enabled"
     assert all(s3.get_public_access_block(Bucket=STATE_BUCKET)["PublicAccessBlockConfiguration"].values())
     policy = json.loads(s3.get_bucket_policy(Bucket=STATE_BUCKET)["Policy"])
@@ -201,7 +201,7 @@ def test_the_bucket_is_as_the_admin_left_it(applied: Deployment) -> None:
 @pytest.fixture(scope="module")
 def other_project(applied: Deployment) -> dict[str, str]:
     """llm-twin-staging's resources, made by the admin and tagged as that project tags them."""
-    port = applied.settings.local_port
+    port = applied.settings.local.port
     s3 = client(port, "s3")
     bucket = f"{OTHER}-artifacts-{ACCOUNT}-{REGION}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -343,7 +343,7 @@ def test_another_projects_alarm_is_out_of_reach(applied: Deployment, other_proje
         "Tags": OUR_TAGS,
     }
     assert _status(cloudwatch.put_metric_alarm, **overwrite) == 403
-    alarms = client(applied.settings.local_port, "cloudwatch").describe_alarms(
+    alarms = client(applied.settings.local.port, "cloudwatch").describe_alarms(
         AlarmNames=[other_project["alarm"]]
     )
     assert alarms["MetricAlarms"][0]["Threshold"] == 1
@@ -358,7 +358,7 @@ def test_the_deployer_destroys_its_stack_and_leaves_the_other_project(
     started = time.monotonic()
     assert applied.destroy()
     DURATIONS["destroy as the deployer"] = time.monotonic() - started
-    left = project_resources(applied.settings.local_port)
+    left = project_resources(applied.settings.local.port)
     main_stack_kinds = (
         "buckets",
         "repositories",
@@ -370,6 +370,6 @@ def test_the_deployer_destroys_its_stack_and_leaves_the_other_project(
     ours = [n for kind in main_stack_kinds for n in left[kind] if OTHER not in n and n != STATE_BUCKET]
     assert ours == [], left
     assert left["endpoints"] == [other_project["endpoint"]]
-    s3 = client(applied.settings.local_port, "s3")
+    s3 = client(applied.settings.local.port, "s3")
     assert s3.head_bucket(Bucket=other_project["bucket"])
     print("\ndurations:", json.dumps({k: round(v, 1) for k, v in DURATIONS.items()}))

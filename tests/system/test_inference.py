@@ -23,7 +23,7 @@ def llm(applied_stack: Deployment) -> LLMInferenceSagemakerEndpoint:
 
 
 def test_the_stand_in_model_is_visible_on_the_endpoint(applied_stack: Deployment) -> None:
-    sagemaker = client(applied_stack.settings.local_port, "sagemaker")
+    sagemaker = client(applied_stack.settings.local.port, "sagemaker")
     variant = sagemaker.describe_endpoint(EndpointName="llm-twin-endpoint")["ProductionVariants"][0]
     assert variant["DeployedImages"][0]["ResolvedImage"] == STAND_IN_IMAGE
     assert applied_stack.endpoint_state().resolved_images == (STAND_IN_IMAGE,)  # shown by `llm-twin status`

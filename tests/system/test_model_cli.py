@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from llm_twin.cli.main import main
 from llm_twin.client.stream import parse_generate_stream, payload_parts
-from llm_twin.config.settings import load_settings
+from llm_twin.config import load_settings
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.protocol.checkpoints import inspect_checkpoint
 from llm_twin_local.model_server.checkpoint import SIZES, create_test_checkpoint

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from llm_twin.cli.main import main
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings, build_settings
 from llm_twin.control.preflight import checks as preflight
 from llm_twin.control.preflight.checks import (
     HubLookup,
@@ -102,20 +102,22 @@ def test_8b_on_g5_2xlarge_fits_with_the_book_limits() -> None:
 
 
 def test_kv_cache_above_90_percent_warns_and_past_the_memory_fails() -> None:
-    warn = preflight.check_fit(inputs(Settings(max_batch_total_tokens=60000), LLAMA_8B))[1]
+    warn = preflight.check_fit(inputs(build_settings({"tokens.max_batch_total_tokens": 60000}), LLAMA_8B))[1]
     assert warn.status == "WARN" and "MAX_BATCH_TOTAL_TOKENS <=" in warn.fix
-    fail = preflight.check_fit(inputs(Settings(max_batch_total_tokens=80000), LLAMA_8B))[1]
+    fail = preflight.check_fit(inputs(build_settings({"tokens.max_batch_total_tokens": 80000}), LLAMA_8B))[1]
     assert fail.status == "FAIL" and "MAX_BATCH_TOTAL_TOKENS <=" in fail.fix
 
 
 def test_70b_fits_on_p4d_but_not_g5() -> None:
     assert preflight.check_fit(inputs(Settings(), LLAMA_70B))[0].status == "FAIL"
-    fit, _ = preflight.check_fit(inputs(Settings(instance_type="ml.p4d.24xlarge"), LLAMA_70B))
+    fit, _ = preflight.check_fit(
+        inputs(build_settings({"variant.instance_type": "ml.p4d.24xlarge"}), LLAMA_70B)
+    )
     assert fit.status == "OK" and "8 x NVIDIA A100 40GB" in fit.detail
 
 
 def test_quantization_shrinks_the_weights() -> None:
-    settings = Settings(instance_type="ml.g6e.12xlarge", quantize="awq")
+    settings = build_settings({"variant.instance_type": "ml.g6e.12xlarge", "model.quantize": "awq"})
     fit, _ = preflight.check_fit(inputs(settings, LLAMA_70B))
     assert fit.status == "OK" and "x 0.5 B (awq)" in fit.detail
 
@@ -124,28 +126,30 @@ def test_quantization_shrinks_the_weights() -> None:
     ("changes", "message"),
     [
         (
-            {"max_input_tokens": 4096, "max_total_tokens": 4096},
+            {"tokens.max_input_tokens": 4096, "tokens.max_total_tokens": 4096},
             "MAX_INPUT_TOKENS=4096 is not < MAX_TOTAL_TOKENS",
         ),
-        ({"max_batch_prefill_tokens": 1024}, "MAX_BATCH_PREFILL_TOKENS=1024 < MAX_INPUT_TOKENS=2048"),
+        ({"tokens.max_batch_prefill_tokens": 1024}, "MAX_BATCH_PREFILL_TOKENS=1024 < MAX_INPUT_TOKENS=2048"),
         (
-            {"max_total_tokens": 200_000},
+            {"tokens.max_total_tokens": 200_000},
             "MAX_TOTAL_TOKENS=200000 > the model's max_position_embeddings=131072",
         ),
     ],
 )
 def test_each_token_limit_rule_fails_by_name(changes: dict, message: str) -> None:
     # Settings are built directly: load_settings already refuses the first two.
-    check = preflight.check_token_limits(inputs(Settings(**changes), LLAMA_8B))
+    check = preflight.check_token_limits(inputs(build_settings(changes), LLAMA_8B))
     assert check.status == "FAIL" and message in check.detail
 
 
 def test_sm_num_gpus_derived_matched_or_refused() -> None:
-    derived = preflight.check_num_gpus(inputs(Settings(instance_type="ml.g5.12xlarge")))
+    derived = preflight.check_num_gpus(inputs(build_settings({"variant.instance_type": "ml.g5.12xlarge"})))
     assert derived.status == "OK" and "derived 4" in derived.detail
-    too_many = preflight.check_num_gpus(inputs(Settings(num_gpus=4)))
+    too_many = preflight.check_num_gpus(inputs(build_settings({"variant.num_gpus": 4})))
     assert too_many.status == "FAIL" and "SM_NUM_GPUS=1" in too_many.fix
-    idle = preflight.check_num_gpus(inputs(Settings(instance_type="ml.g5.12xlarge", num_gpus=2)))
+    idle = preflight.check_num_gpus(
+        inputs(build_settings({"variant.instance_type": "ml.g5.12xlarge", "variant.num_gpus": 2}))
+    )
     assert idle.status == "WARN"
 
 
@@ -156,14 +160,16 @@ def test_a_denied_quota_lookup_warns() -> None:
 
 
 def test_quota_below_autoscaling_max_fails_with_the_request_command() -> None:
-    settings = Settings(autoscaling_enabled=True, autoscaling_max=3)
+    settings = build_settings({"autoscaling.enabled": True, "autoscaling.max_capacity": 3})
     check = preflight.check_quota(inputs(settings))
     assert check.status == "FAIL" and "AUTOSCALING_MAX_CAPACITY needs 3" in check.detail
     assert f"--quota-code {QUOTA_CODE_G5_2XL} --desired-value 3" in check.fix
 
 
 def test_health_timeout_covers_download_and_load_of_a_hub_model() -> None:
-    settings = Settings(instance_type="ml.p4d.24xlarge", health_check_timeout=900)
+    settings = build_settings(
+        {"variant.instance_type": "ml.p4d.24xlarge", "variant.health_check_timeout": 900}
+    )
     check = preflight.check_health_timeout(inputs(settings, LLAMA_70B, is_hub_model=True))
     # 141 GB at 50 MB/s + 200 MB/s: about 3530 s.
     assert check.status == "FAIL" and "50 MB/s from the Hub" in check.detail
@@ -173,7 +179,7 @@ def test_health_timeout_covers_download_and_load_of_a_hub_model() -> None:
 
 def test_an_image_from_another_region_fails() -> None:
     uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:x"
-    assert preflight.check_image(inputs(Settings(image_uri=uri))).status == "FAIL"
+    assert preflight.check_image(inputs(build_settings({"model.image_uri": uri}))).status == "FAIL"
     assert preflight.check_image(inputs(Settings())).status == "OK"
 
 
@@ -296,7 +302,7 @@ def test_apply_on_aws_stops_at_a_failed_preflight(tmp_path: Path, emulator: dict
 
 
 def test_a_quota_without_room_for_an_update_warns() -> None:
-    check = preflight.check_quota(inputs(Settings(instance_count=2)))  # quota 2
+    check = preflight.check_quota(inputs(build_settings({"variant.instance_count": 2})))  # quota 2
     assert check.status == "WARN" and "needs 4" in check.detail
     assert "--desired-value 4" in check.fix
 

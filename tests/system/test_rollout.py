@@ -173,7 +173,7 @@ def test_everything_off_removes_the_alarms_schedule_rollout_and_async(rollout_en
 
 
 def test_the_default_stack_rolls_out_all_at_once_watched_by_three_alarms(applied_stack: Deployment) -> None:
-    port = applied_stack.settings.local_port
+    port = applied_stack.settings.local.port
     endpoint = client(port, "sagemaker").describe_endpoint(EndpointName=ENDPOINT)
     routing = endpoint["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "ALL_AT_ONCE" and "CanarySize" not in routing

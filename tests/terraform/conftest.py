@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control import tfvars
 from llm_twin.control.deploy.deployment import LOCAL_ADMIN, Deployment, StackPaths
 from llm_twin.control.state import backend as state_backend
@@ -41,7 +41,7 @@ class Plans:
     """The account the plans ran against (the emulator's)."""
 
     def execution_role_arn(self, target: str) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.settings[target].name_prefix}-sagemaker-execution"
+        return f"arn:aws:iam::{self.account}:role/{self.settings[target].names.prefix}-sagemaker-execution"
 
 
 def _aws_environ(local: dict[str, str]) -> dict[str, str]:
@@ -60,7 +60,7 @@ def _resource_schemas(deployment: Deployment) -> dict[str, Any]:
     """The provider's own schema decides what is taggable, not a list kept here."""
     s = deployment.settings
     run = subprocess.run(
-        [s.terraform_binary, f"-chdir={s.terraform_dir}", "providers", "schema", "-json"],
+        [s.tooling.terraform_binary, f"-chdir={s.tooling.terraform_dir}", "providers", "schema", "-json"],
         env={**os.environ, "TF_DATA_DIR": str(deployment.main_paths.data_dir.resolve())},
         capture_output=True,
         check=True,
@@ -85,7 +85,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plans]:
         deployment = Deployment(settings_for(local_env))
         deployment.ensure_local()
         settings = {"local": deployment.settings, "aws": settings_for(_aws_environ(local_env))}
-        account = client(deployment.settings.local_port, "sts").get_caller_identity()["Account"]
+        account = client(deployment.settings.local.port, "sts").get_caller_identity()["Account"]
         shown: dict[tuple[str, str], dict[str, Any]] = {}
         schema_reader = ThreadPoolExecutor(max_workers=1)
         for stack in STACKS:
@@ -107,7 +107,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plans]:
                     bootstrap_outputs = {
                         "artifact_bucket_name": outputs["artifact_bucket_name"]["value"],
                         "execution_role_arn": f"arn:aws:iam::{account}:role/"
-                        f"{settings[target].name_prefix}-sagemaker-execution",
+                        f"{settings[target].names.prefix}-sagemaker-execution",
                     }
                     variables = tfvars.main_vars(settings[target], bootstrap_outputs)
                 paths = StackPaths(root / target / stack)

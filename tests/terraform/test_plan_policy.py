@@ -146,8 +146,10 @@ def test_endpoint_config_sets_the_startup_timeouts_on_the_variant(plans: Plans, 
     settings = plans.settings[target]
     config = _one(_resources(plans, target), "aws_sagemaker_endpoint_configuration")
     variant = config["production_variants"][0]
-    assert variant["container_startup_health_check_timeout_in_seconds"] == settings.health_check_timeout
-    assert variant["model_data_download_timeout_in_seconds"] == settings.download_timeout
+    assert (
+        variant["container_startup_health_check_timeout_in_seconds"] == settings.variant.health_check_timeout
+    )
+    assert variant["model_data_download_timeout_in_seconds"] == settings.variant.download_timeout
     model = _one(_resources(plans, target), "aws_sagemaker_model")
     environment = model["primary_container"][0]["environment"]
     assert not [k for k in environment if "TIMEOUT" in k.upper()], "timeouts in the container env do nothing"

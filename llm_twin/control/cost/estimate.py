@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.errors import SettingsError
 
 PriceSource = Literal["table", "pricing-api"]
 EXCLUDED = "data transfer, request and CloudWatch Logs charges (they scale with traffic)"
 # Target tracking makes two CloudWatch alarms of its own (scale out, scale in).
 TARGET_TRACKING_ALARMS = 2
-ROLLBACK_ALARM_SETTINGS = ("alarm_5xx_enabled", "alarm_latency_p99_enabled", "alarm_setup_time_enabled")
 
 
 @dataclass(frozen=True)
@@ -94,13 +93,16 @@ class CostEstimate:
 
 def max_instances(settings: Settings) -> int:
     """The most instances the settings let run: autoscaling's maximum owns the count when on."""
-    return settings.autoscaling_max if settings.autoscaling_enabled else settings.instance_count
+    return (
+        settings.autoscaling.max_capacity if settings.autoscaling.enabled else settings.variant.instance_count
+    )
 
 
 def alarm_count(settings: Settings) -> int:
     """CloudWatch alarms the stack creates (rollback alarms when that feature is present)."""
-    count = TARGET_TRACKING_ALARMS if settings.autoscaling_enabled else 0
-    return count + sum(1 for name in ROLLBACK_ALARM_SETTINGS if getattr(settings, name, False))
+    count = TARGET_TRACKING_ALARMS if settings.autoscaling.enabled else 0
+    alarms = settings.alarms
+    return count + sum((alarms.errors_5xx_enabled, alarms.latency_p99_enabled, alarms.setup_time_enabled))
 
 
 def estimate(
@@ -113,28 +115,28 @@ def estimate(
     if region not in table.hosting_per_hour:
         priced_region = table.fallback_region
         notes.append(f"{region} is not in the price table: {priced_region} prices stand in")
-    hours = settings.cost_hours_per_month
+    hours = settings.cost.hours_per_month
 
     if live_instance_price is not None:
         instance_price = live_instance_price
         source = f"AWS Pricing API ({region}, on-demand)"
     else:
         prices = table.hosting_per_hour[priced_region]
-        if settings.instance_type not in prices:
+        if settings.variant.instance_type not in prices:
             raise SettingsError(
-                f"SAGEMAKER_INSTANCE_TYPE={settings.instance_type!r} has no price in the table "
+                f"SAGEMAKER_INSTANCE_TYPE={settings.variant.instance_type!r} has no price in the table "
                 f"(as of {table.as_of}): priced types are {', '.join(sorted(prices))}"
             )
-        instance_price = prices[settings.instance_type]
+        instance_price = prices[settings.variant.instance_type]
         source = f"price table as of {table.as_of} ({table.currency})"
 
     count = max_instances(settings)
-    scaling = " (autoscaling maximum)" if settings.autoscaling_enabled else ""
+    scaling = " (autoscaling maximum)" if settings.autoscaling.enabled else ""
     instances_hourly = instance_price * count
     lines = [
         CostLine(
             item="instances",
-            detail=f"{count} × {settings.instance_type}{scaling} at ${instance_price:.4f}/h",
+            detail=f"{count} × {settings.variant.instance_type}{scaling} at ${instance_price:.4f}/h",
             hourly_usd=instances_hourly,
             monthly_usd=instances_hourly * hours,
         ),
@@ -146,11 +148,11 @@ def estimate(
         ),
     ]
     s3_price = table.s3_per_gb_month.get(priced_region, table.s3_per_gb_month[table.fallback_region])
-    storage_monthly = settings.model_storage_gb * s3_price
+    storage_monthly = settings.cost.storage_gb * s3_price
     lines.append(
         CostLine(
             item="storage",
-            detail=f"{settings.model_storage_gb:g} GB in S3 (weights, state) at ${s3_price}/GB-month",
+            detail=f"{settings.cost.storage_gb:g} GB in S3 (weights, state) at ${s3_price}/GB-month",
             hourly_usd=storage_monthly / hours,
             monthly_usd=storage_monthly,
         )
@@ -178,4 +180,4 @@ def estimate(
 
 def over_budget(settings: Settings, result: CostEstimate) -> bool:
     """True when a budget is set and the worst-case month exceeds it."""
-    return settings.cost_monthly_budget > 0 and result.monthly_usd > settings.cost_monthly_budget
+    return settings.cost.monthly_budget > 0 and result.monthly_usd > settings.cost.monthly_budget

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control import tfvars
 from llm_twin.control.aws import AlarmState, AwsClients, Credentials, EndpointState, Identity
 from llm_twin.control.cost import estimate as cost
@@ -159,18 +159,18 @@ class Deployment:
     @property
     def credentials_path(self) -> Path:
         if self.settings.target == "local":
-            return self.settings.target_dir() / self.settings.credentials_file.name
-        return self.settings.credentials_file
+            return self.settings.target_dir() / self.settings.state.credentials_file.name
+        return self.settings.state.credentials_file
 
     def admin_credentials(self) -> Credentials:
         s = self.settings
         if s.target == "local":
             return LOCAL_ADMIN
         return Credentials(
-            access_key_id=s.aws_access_key_id.value,
-            secret_access_key=s.aws_secret_access_key.value,
-            session_token=s.aws_session_token.value,
-            profile=s.aws_profile,
+            access_key_id=s.admin.access_key_id.value,
+            secret_access_key=s.admin.secret_access_key.value,
+            session_token=s.admin.session_token.value,
+            profile=s.admin.profile,
         )
 
     def clients(self, credentials: Credentials) -> AwsClients:
@@ -188,7 +188,7 @@ class Deployment:
         if self.settings.target != "local":
             return
         s = self.settings
-        status = LocalAws(s.state_dir, s.local_port, enforce_iam=s.local_enforce_iam).up()
+        status = LocalAws(s.state.dir, s.local.port, enforce_iam=s.local.enforce_iam).up()
         if status.reaped:
             pids = ", ".join(map(str, status.reaped))
             self._say(
@@ -211,20 +211,22 @@ class Deployment:
         env = {"AWS_REGION": s.region, **credentials.as_env(), **tfvars.secret_env(s)}
         if s.endpoint_url:
             env["AWS_ENDPOINT_URL"] = s.endpoint_url
-        working_dir = s.terraform_dir / "bootstrap" if stack == "bootstrap" else s.terraform_dir
+        working_dir = (
+            s.tooling.terraform_dir / "bootstrap" if stack == "bootstrap" else s.tooling.terraform_dir
+        )
         data_dir = paths.data_dir
         backend: dict[str, str] | Path = {"path": str(paths.state.resolve())}
-        if s.state_backend == "s3":
+        if s.state.backend == "s3":
             if not (credentials.access_key_id or credentials.profile):
                 credentials = self.admin_credentials()  # reading remote state needs an identity
                 env.update(credentials.as_env())
             working_dir, backend = self._stage_s3(stack, paths)
             data_dir = paths.root / ".terraform-s3"  # never mixed with a local backend's data dir
         config = TerraformConfig(
-            binary=s.terraform_binary,
+            binary=s.tooling.terraform_binary,
             working_dir=working_dir,
             data_dir=data_dir,
-            plugin_dir=s.tf_plugin_dir,
+            plugin_dir=s.tooling.plugin_dir,
             plugin_cache_dir=s.plugin_cache_dir,
             env=env,
         )
@@ -237,8 +239,8 @@ class Deployment:
 
     def state_bucket(self) -> str:
         """The S3 state bucket's name (asks STS for the account when STATE_BUCKET is empty)."""
-        if self.settings.state_bucket:
-            return self.settings.state_bucket
+        if self.settings.state.bucket:
+            return self.settings.state.bucket
         if self._state_bucket is None:
             account = self.clients(self.admin_credentials()).identity().account
             self._state_bucket = state_backend.state_bucket_name(self.settings, account)
@@ -270,23 +272,23 @@ class Deployment:
             raise StateError(
                 f"STATE_BACKEND=s3 but the state bucket {bucket} does not exist: run `llm-twin bootstrap-state` first"
             )
-        root = state_backend.stage_stack(self.settings.terraform_dir, stack, paths.root / "source")
+        root = state_backend.stage_stack(self.settings.tooling.terraform_dir, stack, paths.root / "source")
         return root, self.write_backend_file(stack, paths)
 
     def cost_estimate(self) -> cost.CostEstimate:
         """The worst-case estimate; live instance prices only on AWS with credentials, else the table."""
         s = self.settings
         live = None
-        if s.target == "aws" and s.pricing_source == "auto":
+        if s.target == "aws" and s.cost.pricing_source == "auto":
             admin = self.admin_credentials()
             live = live_hosting_price(
-                lambda region: AwsClients(admin, region, None), s.region, s.instance_type
+                lambda region: AwsClients(admin, region, None), s.region, s.variant.instance_type
             )
         return cost.estimate(s, cost.load_price_table(), live_instance_price=live)
 
     def has_state(self, paths: StackPaths) -> bool:
         """True once the stack has state: a local file, or the object in the state bucket."""
-        if self.settings.state_backend != "s3":
+        if self.settings.state.backend != "s3":
             return paths.state.is_file()
         stack = "bootstrap" if paths == self.bootstrap_paths else "main"
         s3 = self.clients(self.admin_credentials()).client("s3")
@@ -314,7 +316,7 @@ class Deployment:
 
     def _bootstrap_vars(self) -> dict[str, Any]:
         """The bootstrap's variables, with the one state object the deployer may use (S3 backend)."""
-        bucket = self.state_bucket() if self.settings.state_backend == "s3" else ""
+        bucket = self.state_bucket() if self.settings.state.backend == "s3" else ""
         return {
             **tfvars.bootstrap_vars(self.settings),
             "main_state": state_backend.main_state(self.settings, bucket),
@@ -432,7 +434,7 @@ class Deployment:
             clients = self.clients(credentials)
             try:
                 endpoint = clients.wait_in_service(
-                    self.settings.endpoint,
+                    self.settings.names.endpoint,
                     timeout=ENDPOINT_WAIT_SECONDS,
                     on_status=lambda state: self._say(f"endpoint {state.name}: {state.status}"),
                 )
@@ -444,7 +446,7 @@ class Deployment:
     def _raise_if_failed(self, credentials: Credentials, as_admin: bool, exc: TerraformError) -> None:
         """Terraform stopped because the endpoint went Failed: SageMaker's reason and the remedy instead."""
         try:
-            state = self.clients(credentials).describe_endpoint(self.settings.endpoint)
+            state = self.clients(credentials).describe_endpoint(self.settings.names.endpoint)
         except AwsError:
             return
         if state.status == "Failed":
@@ -495,7 +497,7 @@ class Deployment:
     def endpoint_state(self) -> EndpointState:
         self.ensure_local()
         credentials, _ = read_credentials(self.credentials_path)
-        return self.clients(credentials).describe_endpoint(self.settings.endpoint)
+        return self.clients(credentials).describe_endpoint(self.settings.names.endpoint)
 
     # -- rollouts and status ---------------------------------------------------
 
@@ -506,7 +508,7 @@ class Deployment:
     def _endpoint_before(self, credentials: Credentials) -> EndpointState | None:
         """The endpoint before an apply; None when there is none yet."""
         try:
-            return self.clients(credentials).describe_endpoint(self.settings.endpoint)
+            return self.clients(credentials).describe_endpoint(self.settings.names.endpoint)
         except EndpointNotFoundError:
             return None
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control.images import resolve_tgi_image
 from llm_twin.protocol import gpus
 from llm_twin.protocol.quota_codes import SERVICE_CODE
@@ -255,7 +255,9 @@ def check_identity(inputs: PreflightInputs) -> CheckResult:
 
 def needed_instances(settings: Settings) -> int:
     """Instances the endpoint may run at once: autoscaling's maximum when it owns the count."""
-    return settings.autoscaling_max if settings.autoscaling_enabled else settings.instance_count
+    return (
+        settings.autoscaling.max_capacity if settings.autoscaling.enabled else settings.variant.instance_count
+    )
 
 
 def check_quota(inputs: PreflightInputs) -> CheckResult:
@@ -287,7 +289,7 @@ def check_quota(inputs: PreflightInputs) -> CheckResult:
         if quota.code
         else f"request an increase of '{quota.name}' in the Service Quotas console ({s.region})"
     )
-    what = "AUTOSCALING_MAX_CAPACITY" if s.autoscaling_enabled else "SAGEMAKER_INSTANCE_COUNT"
+    what = "AUTOSCALING_MAX_CAPACITY" if s.autoscaling.enabled else "SAGEMAKER_INSTANCE_COUNT"
     if value < needed:
         return CheckResult(
             "quota", "FAIL", f"{label} is {value}, but {what} needs {needed} in {s.region}", request
@@ -322,23 +324,23 @@ def check_fit(inputs: PreflightInputs) -> list[CheckResult]:
     facts = _facts_or_skip(inputs, "fit")
     if isinstance(facts, CheckResult):
         return [facts, CheckResult("kv cache", "SKIP", "skipped: no model facts (see fit)")]
-    row = gpus.gpus_of(s.instance_type)
+    row = gpus.gpus_of(s.variant.instance_type)
     if row is None:
         skipped = CheckResult(
             "fit",
             "SKIP",
-            f"skipped: {s.instance_type} is not in the GPU table ({gpus.TABLE_DATE})",
+            f"skipped: {s.variant.instance_type} is not in the GPU table ({gpus.TABLE_DATE})",
         )
         return [skipped, CheckResult("kv cache", "SKIP", skipped.detail)]
-    used_gpus = min(gpus.sm_num_gpus(s.instance_type, s.num_gpus), row.gpu_count)
+    used_gpus = min(gpus.sm_num_gpus(s.variant.instance_type, s.variant.num_gpus), row.gpu_count)
     memory = used_gpus * row.gpu_memory_gib * GIB
-    per_param = serving_bytes_per_parameter(facts.dtype, s.quantize)
+    per_param = serving_bytes_per_parameter(facts.dtype, s.model.quantize)
     weights = facts.parameter_count * per_param
-    kv = facts.kv_bytes_per_token * s.max_batch_total_tokens
+    kv = facts.kv_bytes_per_token * s.tokens.max_batch_total_tokens
     gpu_text = f"{used_gpus} x {row.accelerator} {row.gpu_memory_gib:g} GiB = {_gib(memory)} ({gpus.TABLE_DATE} table)"
     weights_text = (
         f"{_billions(facts.parameter_count)} parameters x {per_param:g} B "
-        f"({s.quantize or facts.dtype}) = {_gib(weights)} from {facts.source}"
+        f"({s.model.quantize or facts.dtype}) = {_gib(weights)} from {facts.source}"
     )
     bigger = gpus.smallest_fitting((weights + kv) / GIB / FIT_WARN_RATIO)
     bigger_text = (
@@ -368,11 +370,11 @@ def check_fit(inputs: PreflightInputs) -> list[CheckResult]:
     headroom_tokens = max(int((memory * FIT_WARN_RATIO - weights) // facts.kv_bytes_per_token), 0)
     limit_fix = (
         f"set MAX_BATCH_TOTAL_TOKENS <= {headroom_tokens} (and MAX_TOTAL_TOKENS at most that), or pick {bigger_text}"
-        if headroom_tokens >= s.max_total_tokens
+        if headroom_tokens >= s.tokens.max_total_tokens
         else f"pick {bigger_text}, or lower MAX_TOTAL_TOKENS and MAX_BATCH_TOTAL_TOKENS"
     )
     kv_text = (
-        f"MAX_BATCH_TOTAL_TOKENS={s.max_batch_total_tokens} x {facts.kv_bytes_per_token / 1024:.0f} KiB/token "
+        f"MAX_BATCH_TOTAL_TOKENS={s.tokens.max_batch_total_tokens} x {facts.kv_bytes_per_token / 1024:.0f} KiB/token "
         f"({facts.layers} layers x {facts.kv_heads} kv-heads x {facts.head_dim} head-dim x 2 x {KV_DTYPE_BYTES} B) "
         f"= {_gib(kv)}"
     )
@@ -400,21 +402,21 @@ def check_token_limits(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
     problems: list[str] = []
     fixes: list[str] = []
-    if not s.max_input_tokens < s.max_total_tokens:
+    if not s.tokens.max_input_tokens < s.tokens.max_total_tokens:
         problems.append(
-            f"MAX_INPUT_TOKENS={s.max_input_tokens} is not < MAX_TOTAL_TOKENS={s.max_total_tokens}"
+            f"MAX_INPUT_TOKENS={s.tokens.max_input_tokens} is not < MAX_TOTAL_TOKENS={s.tokens.max_total_tokens}"
         )
         fixes.append("lower MAX_INPUT_TOKENS below MAX_TOTAL_TOKENS")
-    if s.max_batch_prefill_tokens < s.max_input_tokens:
+    if s.tokens.max_batch_prefill_tokens < s.tokens.max_input_tokens:
         problems.append(
-            f"MAX_BATCH_PREFILL_TOKENS={s.max_batch_prefill_tokens} < MAX_INPUT_TOKENS={s.max_input_tokens}"
+            f"MAX_BATCH_PREFILL_TOKENS={s.tokens.max_batch_prefill_tokens} < MAX_INPUT_TOKENS={s.tokens.max_input_tokens}"
         )
-        fixes.append(f"set MAX_BATCH_PREFILL_TOKENS >= {s.max_input_tokens}")
+        fixes.append(f"set MAX_BATCH_PREFILL_TOKENS >= {s.tokens.max_input_tokens}")
     facts = inputs.model.facts
     context = facts.max_position_embeddings if facts else None
-    if context is not None and s.max_total_tokens > context:
+    if context is not None and s.tokens.max_total_tokens > context:
         problems.append(
-            f"MAX_TOTAL_TOKENS={s.max_total_tokens} > the model's max_position_embeddings={context} ({facts.source})"
+            f"MAX_TOTAL_TOKENS={s.tokens.max_total_tokens} > the model's max_position_embeddings={context} ({facts.source})"
         )
         fixes.append(f"set MAX_TOTAL_TOKENS <= {context} and MAX_INPUT_TOKENS below it")
     if problems:
@@ -423,55 +425,57 @@ def check_token_limits(inputs: PreflightInputs) -> CheckResult:
     return CheckResult(
         "token limits",
         "OK",
-        f"MAX_INPUT_TOKENS={s.max_input_tokens} < MAX_TOTAL_TOKENS={s.max_total_tokens}{bound}; "
-        f"MAX_BATCH_PREFILL_TOKENS={s.max_batch_prefill_tokens} >= MAX_INPUT_TOKENS",
+        f"MAX_INPUT_TOKENS={s.tokens.max_input_tokens} < MAX_TOTAL_TOKENS={s.tokens.max_total_tokens}{bound}; "
+        f"MAX_BATCH_PREFILL_TOKENS={s.tokens.max_batch_prefill_tokens} >= MAX_INPUT_TOKENS",
     )
 
 
 def check_num_gpus(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
-    row = gpus.gpus_of(s.instance_type)
-    rendered = gpus.sm_num_gpus(s.instance_type, s.num_gpus)
+    row = gpus.gpus_of(s.variant.instance_type)
+    rendered = gpus.sm_num_gpus(s.variant.instance_type, s.variant.num_gpus)
     if row is None:
         return CheckResult(
             "SM_NUM_GPUS",
             "WARN",
-            f"SM_NUM_GPUS={rendered}: {s.instance_type} is not in the GPU table ({gpus.TABLE_DATE})",
+            f"SM_NUM_GPUS={rendered}: {s.variant.instance_type} is not in the GPU table ({gpus.TABLE_DATE})",
             "check the instance type's GPU count and set SM_NUM_GPUS to it",
         )
-    if s.num_gpus is None:
+    if s.variant.num_gpus is None:
         return CheckResult(
             "SM_NUM_GPUS",
             "OK",
-            f"derived {rendered} from {s.instance_type} ({row.gpu_count} x {row.accelerator})",
+            f"derived {rendered} from {s.variant.instance_type} ({row.gpu_count} x {row.accelerator})",
         )
-    if s.num_gpus > row.gpu_count:
+    if s.variant.num_gpus > row.gpu_count:
         return CheckResult(
             "SM_NUM_GPUS",
             "FAIL",
-            f"SM_NUM_GPUS={s.num_gpus}, but {s.instance_type} has {row.gpu_count} x {row.accelerator}: TGI cannot start",
+            f"SM_NUM_GPUS={s.variant.num_gpus}, but {s.variant.instance_type} has {row.gpu_count} x {row.accelerator}: TGI cannot start",
             f"set SM_NUM_GPUS={row.gpu_count}, or leave it unset to derive it",
         )
-    if s.num_gpus < row.gpu_count:
+    if s.variant.num_gpus < row.gpu_count:
         return CheckResult(
             "SM_NUM_GPUS",
             "WARN",
-            f"SM_NUM_GPUS={s.num_gpus} leaves {row.gpu_count - s.num_gpus} of {row.gpu_count} GPUs idle",
+            f"SM_NUM_GPUS={s.variant.num_gpus} leaves {row.gpu_count - s.variant.num_gpus} of {row.gpu_count} GPUs idle",
             f"set SM_NUM_GPUS={row.gpu_count}, leave it unset, or pick a smaller instance type",
         )
-    return CheckResult("SM_NUM_GPUS", "OK", f"SM_NUM_GPUS={s.num_gpus} matches {s.instance_type}")
+    return CheckResult(
+        "SM_NUM_GPUS", "OK", f"SM_NUM_GPUS={s.variant.num_gpus} matches {s.variant.instance_type}"
+    )
 
 
 def check_gated(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
     if not inputs.is_hub_model:
-        where = s.model_data_s3_uri or s.hf_model_id
+        where = s.model.data_s3_uri or s.model.hf_model_id
         return CheckResult("gated model", "OK", f"the weights come from {where}, not the Hub")
-    if s.hf_token:
-        return CheckResult("gated model", "OK", f"HF_TOKEN is set for {s.hf_model_id}")
+    if s.model.hf_token:
+        return CheckResult("gated model", "OK", f"HF_TOKEN is set for {s.model.hf_model_id}")
     hub = inputs.hub
     if hub.reachable and hub.gated is False:
-        return CheckResult("gated model", "OK", f"{s.hf_model_id} is not gated on the Hub")
+        return CheckResult("gated model", "OK", f"{s.model.hf_model_id} is not gated on the Hub")
     if hub.reachable and (hub.gated or hub.status in (401, 403)):
         reason = "is gated on the Hub" if hub.gated else f"needs a token (Hub answered {hub.status})"
     elif hub.reachable and hub.status == 404:
@@ -481,24 +485,24 @@ def check_gated(inputs: PreflightInputs) -> CheckResult:
     return CheckResult(
         "gated model",
         "WARN",
-        f"{s.hf_model_id} {reason} and HF_TOKEN is empty: a gated download fails at start-up",
+        f"{s.model.hf_model_id} {reason} and HF_TOKEN is empty: a gated download fails at start-up",
         "set HF_TOKEN to a token that has accepted the model's licence",
     )
 
 
 def check_image(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
-    if s.image_uri:
+    if s.model.image_uri:
         marker = f".dkr.ecr.{s.region}."
-        if ".dkr.ecr." in s.image_uri and marker not in s.image_uri:
+        if ".dkr.ecr." in s.model.image_uri and marker not in s.model.image_uri:
             return CheckResult(
                 "image",
                 "FAIL",
-                f"TGI_IMAGE_URI={s.image_uri} is in another region than AWS_REGION={s.region}",
+                f"TGI_IMAGE_URI={s.model.image_uri} is in another region than AWS_REGION={s.region}",
                 "SageMaker pulls only from ECR in its own region: use that region's image",
             )
-        return CheckResult("image", "OK", f"explicit TGI_IMAGE_URI={s.image_uri}")
-    image = resolve_tgi_image(s.tgi_version, s.region)
+        return CheckResult("image", "OK", f"explicit TGI_IMAGE_URI={s.model.image_uri}")
+    image = resolve_tgi_image(s.model.tgi_version, s.region)
     uri = image.uri(s.region)
     if uri is None:
         return CheckResult(
@@ -522,13 +526,13 @@ def check_health_timeout(inputs: PreflightInputs) -> CheckResult:
         return CheckResult("health timeout", "SKIP", "skipped: the weights' size is unknown (see fit)")
     size = facts.checkpoint_bytes
     load = _seconds(size, LOAD_MB_S)
-    if s.model_data_s3_uri:
+    if s.model.data_s3_uri:
         download = _seconds(size, S3_DOWNLOAD_MB_S)
         basis = (
             f"{_gib(size)} at {S3_DOWNLOAD_MB_S:g} MB/s from S3 = {download} s "
-            f"(MODEL_DOWNLOAD_TIMEOUT={s.download_timeout}), load at {LOAD_MB_S:g} MB/s = {load} s"
+            f"(MODEL_DOWNLOAD_TIMEOUT={s.variant.download_timeout}), load at {LOAD_MB_S:g} MB/s = {load} s"
         )
-        if download > s.download_timeout:
+        if download > s.variant.download_timeout:
             return CheckResult(
                 "health timeout",
                 "FAIL",
@@ -543,7 +547,7 @@ def check_health_timeout(inputs: PreflightInputs) -> CheckResult:
             f"at {HUB_DOWNLOAD_MB_S:g} MB/s from the Hub = {download} s + " if inputs.is_hub_model else ""
         )
         basis = f"{_gib(size)} {source}load at {LOAD_MB_S:g} MB/s = {load} s"
-    if needed > s.health_check_timeout:
+    if needed > s.variant.health_check_timeout:
         advice = (
             f"set HEALTH_CHECK_TIMEOUT >= {needed}"
             if needed <= 3600
@@ -552,13 +556,13 @@ def check_health_timeout(inputs: PreflightInputs) -> CheckResult:
         return CheckResult(
             "health timeout",
             "FAIL",
-            f"HEALTH_CHECK_TIMEOUT={s.health_check_timeout} s < {needed} s estimated ({basis})",
+            f"HEALTH_CHECK_TIMEOUT={s.variant.health_check_timeout} s < {needed} s estimated ({basis})",
             advice,
         )
     return CheckResult(
         "health timeout",
         "OK",
-        f"HEALTH_CHECK_TIMEOUT={s.health_check_timeout} s >= {needed} s estimated ({basis})",
+        f"HEALTH_CHECK_TIMEOUT={s.variant.health_check_timeout} s >= {needed} s estimated ({basis})",
     )
 
 

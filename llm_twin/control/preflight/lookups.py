@@ -20,7 +20,7 @@ from urllib.parse import quote
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 from llm_twin.control.aws import AwsClients
 from llm_twin.control.preflight.checks import (
     HubLookup,
@@ -46,7 +46,7 @@ T = TypeVar("T")
 
 def is_hub_model(settings: Settings) -> bool:
     """True when TGI downloads HF_MODEL_ID from the Hub at start-up."""
-    return not settings.model_data_s3_uri and not settings.hf_model_id.startswith("/")
+    return not settings.model.data_s3_uri and not settings.model.hf_model_id.startswith("/")
 
 
 def lookup_identity(clients: AwsClients) -> IdentityLookup:
@@ -218,23 +218,23 @@ def lookup_model(
     settings: Settings, clients: AwsClients | None, hub: HubLookup, hub_url: str, timeout: float
 ) -> ModelLookup:
     """config.json from wherever the endpoint will load the model from."""
-    if settings.model_data_s3_uri:
+    if settings.model.data_s3_uri:
         if clients is None:
             return ModelLookup(
-                skipped=f"{settings.model_data_s3_uri} not read: the credentials were not accepted"
+                skipped=f"{settings.model.data_s3_uri} not read: the credentials were not accepted"
             )
-        return read_s3_model(clients, settings.model_data_s3_uri, path_style=settings.target == "local")
-    if settings.hf_model_id.startswith("/"):
-        directory = Path(settings.hf_model_id)
+        return read_s3_model(clients, settings.model.data_s3_uri, path_style=settings.target == "local")
+    if settings.model.hf_model_id.startswith("/"):
+        directory = Path(settings.model.hf_model_id)
         if directory.is_dir():
             return read_local_model(directory)
         return ModelLookup(
-            skipped=f"HF_MODEL_ID={settings.hf_model_id} is a path inside the container, not here"
+            skipped=f"HF_MODEL_ID={settings.model.hf_model_id} is a path inside the container, not here"
         )
     if not hub.reachable:
         note = f"; {STAND_IN_NOTE}" if settings.target == "local" else ""
         return ModelLookup(skipped=f"the Hub ({hub_url}) did not answer within {timeout:g} s{note}")
-    return read_hub_model(settings.hf_model_id, settings.hf_token.value, hub_url, timeout)
+    return read_hub_model(settings.model.hf_model_id, settings.model.hf_token.value, hub_url, timeout)
 
 
 def gather(
@@ -247,10 +247,10 @@ def gather(
     """Run every lookup; AWS ones are skipped when STS does not accept the credentials."""
     identity = lookup_identity(clients)
     usable = identity.error is None
-    quota = lookup_endpoint_quota(clients, settings.instance_type) if usable else QuotaLookup()
+    quota = lookup_endpoint_quota(clients, settings.variant.instance_type) if usable else QuotaLookup()
     hub_model = is_hub_model(settings)
     hub = (
-        probe_hub(settings.hf_model_id, settings.hf_token.value, hub_url.rstrip("/"), hub_timeout)
+        probe_hub(settings.model.hf_model_id, settings.model.hf_token.value, hub_url.rstrip("/"), hub_timeout)
         if hub_model
         else HubLookup()
     )

@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
 
 BACKEND_OVERRIDE = 'terraform {\n  backend "s3" {}\n}\n'
 STACK_DIRS = {"main": ".", "bootstrap": "bootstrap"}
@@ -29,12 +29,12 @@ STACK_DIRS = {"main": ".", "bootstrap": "bootstrap"}
 
 def state_bucket_name(settings: Settings, account: str) -> str:
     """STATE_BUCKET, or `<prefix>-tfstate-<account>`: inside the deployer's prefix, unique per account."""
-    return settings.state_bucket or f"{settings.name_prefix}-tfstate-{account}"
+    return settings.state.bucket or f"{settings.names.prefix}-tfstate-{account}"
 
 
 def state_key(settings: Settings, stack: str) -> str:
     """One state object per stack, under the project prefix."""
-    return f"{settings.name_prefix}/{stack}/terraform.tfstate"
+    return f"{settings.names.prefix}/{stack}/terraform.tfstate"
 
 
 def lock_key(settings: Settings, stack: str) -> str:
@@ -48,7 +48,7 @@ def main_state(settings: Settings, bucket: str) -> dict[str, str] | None:
     None without the S3 backend: a grant on a state bucket that does not exist yet would be
     a grant on a name anyone could still create, bucket names being global.
     """
-    if settings.state_backend != "s3":
+    if settings.state.backend != "s3":
         return None
     return {"bucket": bucket, "key": state_key(settings, "main")}
 

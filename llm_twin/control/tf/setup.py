@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from llm_twin.config.rules import directory_problem, invalid, plugin_mirror_problem, required_providers
-from llm_twin.config.settings import Settings
+from llm_twin.config import Settings
+from llm_twin.config.rules import directory_problem, plugin_mirror_problem, required_providers
+from llm_twin.config.values import invalid
 
 MIRROR_ALLOWED = "expected empty or a provider mirror for `terraform init -plugin-dir`"
 
@@ -29,12 +30,12 @@ def binary_problem(binary: str) -> str | None:
 
 def check_terraform_setup(settings: Settings) -> None:
     """SettingsError naming TF_CLI, TF_PLUGIN_DIR or TF_PLUGIN_CACHE_DIR when one is unusable."""
-    if problem := binary_problem(settings.terraform_binary):
-        raise invalid("TF_CLI", settings.terraform_binary, problem)
-    if settings.tf_plugin_dir is not None:
-        stacks = (settings.terraform_dir, settings.terraform_dir / "bootstrap")
+    if problem := binary_problem(settings.tooling.terraform_binary):
+        raise invalid("TF_CLI", settings.tooling.terraform_binary, problem)
+    if settings.tooling.plugin_dir is not None:
+        stacks = (settings.tooling.terraform_dir, settings.tooling.terraform_dir / "bootstrap")
         providers = required_providers(stack / "versions.tf" for stack in stacks)
-        if problem := plugin_mirror_problem(settings.tf_plugin_dir, providers):
-            raise invalid("TF_PLUGIN_DIR", str(settings.tf_plugin_dir), f"{problem}; {MIRROR_ALLOWED}")
+        if problem := plugin_mirror_problem(settings.tooling.plugin_dir, providers):
+            raise invalid("TF_PLUGIN_DIR", str(settings.tooling.plugin_dir), f"{problem}; {MIRROR_ALLOWED}")
     if problem := directory_problem(settings.plugin_cache_dir):
         raise invalid("TF_PLUGIN_CACHE_DIR", str(settings.plugin_cache_dir), problem)

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.config.settings import Secret
+from llm_twin.config import Secret
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
 from llm_twin.gateway.limits import ConnectionLimits, uvicorn_options

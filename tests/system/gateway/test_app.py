@@ -226,7 +226,7 @@ def test_health_reports_the_endpoint_status(gateway: Gateway, applied_stack: Dep
     assert response.status == 200
     assert body == {
         "status": "ok",
-        "endpoint": applied_stack.settings.endpoint,
+        "endpoint": applied_stack.settings.names.endpoint,
         "endpoint_status": "InService",
     }
 
@@ -244,7 +244,7 @@ def test_the_chat_page_and_its_script_are_served_without_external_sources(gatewa
 
 
 def test_the_gateway_refuses_to_exist_without_a_token() -> None:
-    from llm_twin.config.settings import Secret
+    from llm_twin.config import Secret
     from llm_twin.errors import SettingsError
     from llm_twin.gateway import GatewayConfig
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.config.settings import Secret
+from llm_twin.config import Secret
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
 from tests.system.gateway.conftest import TOKEN, Gateway, gateway_app, serving

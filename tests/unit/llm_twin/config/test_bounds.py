@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from llm_twin.config.rules import BoundedNumber, WholeNumber
-from llm_twin.config.settings import SPEC
+from llm_twin.config.spec import SPEC
+from llm_twin.config.values import BoundedNumber, WholeNumber
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llm_twin.config.settings import ACCOUNT_PLACEHOLDER, Secret, load_settings
+from llm_twin.config import Secret, load_settings
+from llm_twin.config.loader import ACCOUNT_PLACEHOLDER
 from llm_twin.control.state import backend as state_backend
 from llm_twin.errors import SettingsError
 from tests.conftest import REPO
@@ -16,10 +17,10 @@ from tests.conftest import REPO
 
 def test_defaults_follow_the_book() -> None:
     s = load_settings({}, dotenv_path=None)
-    assert (s.target, s.region, s.instance_type) == ("local", "eu-central-1", "ml.g5.2xlarge")
-    assert (s.max_input_tokens, s.max_total_tokens, s.num_gpus) == (2048, 4096, None)
-    assert s.hf_model_id == "mlabonne/TwinLlama-3.1-8B-DPO"
-    assert s.endpoint == "llm-twin-endpoint"
+    assert (s.target, s.region, s.variant.instance_type) == ("local", "eu-central-1", "ml.g5.2xlarge")
+    assert (s.tokens.max_input_tokens, s.tokens.max_total_tokens, s.variant.num_gpus) == (2048, 4096, None)
+    assert s.model.hf_model_id == "mlabonne/TwinLlama-3.1-8B-DPO"
+    assert s.names.endpoint == "llm-twin-endpoint"
 
 
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     dotenv.write_text("AWS_REGION=us-west-2\nMAX_INPUT_TOKENS=1000\n")
     s = load_settings({"AWS_REGION": "us-east-1"}, dotenv_path=dotenv)
     assert s.region == "us-east-1"
-    assert s.max_input_tokens == 1000
+    assert s.tokens.max_input_tokens == 1000
 
 
 def test_secrets_never_show_in_repr() -> None:
@@ -36,7 +37,7 @@ def test_secrets_never_show_in_repr() -> None:
     )
     assert "hf_supersecret" not in repr(s)
     assert "abc123secret" not in repr(s)
-    assert s.hf_token == Secret("hf_supersecret")
+    assert s.model.hf_token == Secret("hf_supersecret")
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ def test_a_missing_profile_is_named_as_boto3_would_refuse_it(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     for known in ("admin", "ci"):
         boto3.Session(profile_name=known)
-        assert load_settings({"TARGET": "aws", "AWS_PROFILE": known}, dotenv_path=None).aws_profile == known
+        assert load_settings({"TARGET": "aws", "AWS_PROFILE": known}, dotenv_path=None).admin.profile == known
     for missing in ("nosuch", "default"):
         with pytest.raises(botocore.exceptions.ProfileNotFound):
             boto3.Session(profile_name=missing)
@@ -179,7 +180,7 @@ S3_INVALID = [
 
 @pytest.mark.parametrize("name", S3_VALID)
 def test_state_bucket_accepts_what_s3_documents_as_valid(name: str) -> None:
-    assert load_settings({"STATE_BUCKET": name}, dotenv_path=None).state_bucket == name
+    assert load_settings({"STATE_BUCKET": name}, dotenv_path=None).state.bucket == name
 
 
 @pytest.mark.parametrize("name", S3_INVALID)
@@ -254,7 +255,7 @@ CRON_OUT_OF_RANGE = [
 @pytest.mark.parametrize("cron", AWS_CRON_EXAMPLES)
 def test_crons_from_the_aws_documentation_are_accepted(cron: str) -> None:
     environ = {"AUTOSCALING_ENABLED": "true", "SCHEDULED_SCALE_IN": "true", "SCALE_IN_CRON": cron}
-    assert load_settings(environ, dotenv_path=None).scale_in_cron == cron
+    assert load_settings(environ, dotenv_path=None).schedule.scale_in_cron == cron
 
 
 @pytest.mark.parametrize("cron", CRON_OUT_OF_RANGE)
@@ -302,7 +303,7 @@ def test_every_access_key_id_we_accept_matches_iam_s_own_shape(key_id: str) -> N
     """botocore's IAM model: accessKeyIdType is [\\w]+ and at most 128 characters."""
     shape = botocore.session.get_session().get_service_model("iam").shape_for("accessKeyIdType")
     try:
-        value = load_settings({"AWS_ACCESS_KEY_ID": key_id}, dotenv_path=None).aws_access_key_id.value
+        value = load_settings({"AWS_ACCESS_KEY_ID": key_id}, dotenv_path=None).admin.access_key_id.value
     except SettingsError:
         return
     if value:
@@ -351,10 +352,10 @@ def test_rollout_schedule_and_async_settings_are_checked(environ: dict[str, str]
 
 def test_rollout_defaults_are_blue_green_with_alarms_and_no_schedule_or_async() -> None:
     s = load_settings({}, dotenv_path=None)
-    assert s.rollout_mode == "all_at_once"
-    assert (s.alarm_5xx_enabled, s.alarm_latency_p99_enabled, s.alarm_setup_time_enabled) == (
+    assert s.rollout.mode == "all_at_once"
+    assert (s.alarms.errors_5xx_enabled, s.alarms.latency_p99_enabled, s.alarms.setup_time_enabled) == (
         True,
         True,
         True,
     )
-    assert (s.scheduled_scale_in, s.async_inference_enabled) == (False, False)
+    assert (s.schedule.enabled, s.async_inference.enabled) == (False, False)

@@ -2,7 +2,7 @@ import json
 import stat
 from pathlib import Path
 
-from llm_twin.config.settings import load_settings
+from llm_twin.config import load_settings
 from llm_twin.control import tfvars
 
 BOOTSTRAP_OUTPUTS = {

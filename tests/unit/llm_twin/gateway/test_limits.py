@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from llm_twin.cli.main import main
-from llm_twin.config.settings import Secret
+from llm_twin.config import Secret
 from llm_twin.gateway import GatewayConfig, create_app
 from llm_twin.gateway.limits import ConnectionLimits
 from tests.system.gateway.conftest import TOKEN, Gateway, serving

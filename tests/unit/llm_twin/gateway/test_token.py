@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from llm_twin.cli.main import main
-from llm_twin.config.settings import Secret, load_settings
+from llm_twin.config import Secret, load_settings
 from llm_twin.errors import SettingsError
 from llm_twin.gateway.token import gateway_token, is_loopback
 
@@ -71,5 +71,5 @@ def test_gateway_settings_parse() -> None:
         {"GATEWAY_CORS_ORIGINS": "http://localhost:3000/, https://[::1]:8443", "GATEWAY_HOST": "0.0.0.0"},
         dotenv_path=None,
     )
-    assert settings.gateway_cors_origins == ("http://localhost:3000", "https://[::1]:8443")
-    assert settings.gateway_host == "0.0.0.0" and settings.gateway_port == 8080
+    assert settings.gateway.cors_origins == ("http://localhost:3000", "https://[::1]:8443")
+    assert settings.gateway.host == "0.0.0.0" and settings.gateway.port == 8080

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_twin.config.settings import Settings, load_settings
+from llm_twin.config import build_settings, load_settings
 from llm_twin.control import tfvars
 from llm_twin.protocol import gpus
 
@@ -29,9 +29,9 @@ def test_unset_renders_the_derived_value_and_a_setting_wins() -> None:
     derived = load_settings(
         {"SAGEMAKER_INSTANCE_TYPE": "ml.g5.12xlarge", "SM_NUM_GPUS": ""}, dotenv_path=None
     )
-    assert derived.num_gpus is None
+    assert derived.variant.num_gpus is None
     assert tfvars.main_vars(derived, BOOTSTRAP_OUTPUTS)["endpoint"]["num_gpus"] == 4
-    explicit = Settings(instance_type="ml.g5.12xlarge", num_gpus=2)
+    explicit = build_settings({"variant.instance_type": "ml.g5.12xlarge", "variant.num_gpus": 2})
     assert tfvars.main_vars(explicit, BOOTSTRAP_OUTPUTS)["endpoint"]["num_gpus"] == 2
 
 

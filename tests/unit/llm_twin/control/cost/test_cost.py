@@ -56,9 +56,9 @@ def test_instances_times_autoscaling_max_plus_storage_and_alarms() -> None:
     assert "3 × ml.g5.2xlarge (autoscaling maximum)" in lines["instances"].detail
     assert lines["endpoint"].monthly_usd == 0
     assert lines["storage"].monthly_usd == pytest.approx(20 * table.s3_per_gb_month["eu-central-1"])
-    expected_alarms = cost.TARGET_TRACKING_ALARMS + sum(
-        1 for name in cost.ROLLBACK_ALARM_SETTINGS if getattr(settings, name, False)
-    )
+    expected_alarms = (
+        2 + 3
+    )  # target tracking's scale-out and scale-in, and the three rollback alarms (on by default)
     assert lines["alarms"].monthly_usd == pytest.approx(expected_alarms * 0.1)
     assert estimate.monthly_usd == pytest.approx(sum(line.monthly_usd for line in estimate.lines))
     assert estimate.source == f"price table as of {table.as_of} (USD)"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.config.settings import Secret, Settings
+from llm_twin.config import Secret, Settings, build_settings
 from llm_twin.control.preflight import checks as preflight
 from llm_twin.control.preflight.lookups import probe_hub, read_hub_model, read_local_model
 from tests.system.test_preflight import LLAMA_8B, inputs
@@ -56,7 +56,7 @@ def test_a_gated_repo_without_token_warns_by_name(hub: tuple[str, list[str]]) ->
     url, _ = hub
     answer = probe_hub("meta-llama/Llama-3.1-8B", "", url, 3.0)
     assert answer.reachable and answer.gated is True
-    settings = Settings(hf_model_id="meta-llama/Llama-3.1-8B")
+    settings = build_settings({"model.hf_model_id": "meta-llama/Llama-3.1-8B"})
     check = preflight.check_gated(inputs(settings, hub=answer, is_hub_model=True))
     assert check.status == "WARN" and "is gated on the Hub" in check.detail
 
@@ -70,7 +70,7 @@ def test_an_open_repo_is_read_from_the_hub_with_the_token(hub: tuple[str, list[s
     assert model.facts.checkpoint_bytes == INDEX["metadata"]["total_size"]
     assert model.facts.source == "the Hub (acme/open-8b)"
     assert seen[-1] == "Bearer hf_secret"
-    settings = Settings(hf_model_id="acme/open-8b", hf_token=Secret("hf_secret"))
+    settings = build_settings({"model.hf_model_id": "acme/open-8b", "model.hf_token": Secret("hf_secret")})
     assert preflight.check_gated(inputs(settings, hub=answer, is_hub_model=True)).status == "OK"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.config.settings import DEFAULT_PLUGIN_MIRROR
+from llm_twin.config.spec import DEFAULT_PLUGIN_MIRROR
 from llm_twin.control.tf.events import ApplyComplete, ApplyStart, LogEvent, ProgressEvent
 from llm_twin.control.tf.runner import OutputValue, Terraform, TerraformConfig
 from llm_twin.errors import TerraformError
