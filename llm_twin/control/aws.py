@@ -14,31 +14,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from llm_twin.config.credentials import Credentials
 from llm_twin.errors import AwsError, EndpointFailedError, EndpointNotFoundError
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """One AWS identity: keys, or a named profile (keys empty)."""
-
-    access_key_id: str = ""
-    secret_access_key: str = ""
-    session_token: str = ""
-    profile: str = ""
-
-    def __repr__(self) -> str:
-        return f"Credentials(access_key_id={self.access_key_id!r}, profile={self.profile!r})"
-
-    def as_env(self) -> dict[str, str]:
-        """Environment for a terraform child process running as this identity."""
-        if self.profile and not self.access_key_id:
-            return {"AWS_PROFILE": self.profile}
-        # Every key is set, even empty, so nothing inherited from the caller's shell mixes in.
-        return {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-            "AWS_SESSION_TOKEN": self.session_token,
-        }
 
 
 @dataclass(frozen=True)
@@ -99,15 +76,7 @@ class AwsClients:
     """Creates clients for one identity in one region, optionally against the emulator."""
 
     def __init__(self, credentials: Credentials, region: str, endpoint_url: str | None) -> None:
-        if credentials.access_key_id:
-            self.session = boto3.Session(
-                aws_access_key_id=credentials.access_key_id,
-                aws_secret_access_key=credentials.secret_access_key,
-                aws_session_token=credentials.session_token or None,
-                region_name=region,
-            )
-        else:
-            self.session = boto3.Session(profile_name=credentials.profile or None, region_name=region)
+        self.session = boto3.Session(**credentials.session_arguments(), region_name=region)
         self.endpoint_url = endpoint_url
 
     def client(self, service: str, config: Config | None = None):
