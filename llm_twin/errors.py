@@ -57,10 +57,15 @@ class BootstrapRequiredError(StateError):
 class TerraformError(LlmTwinError):
     """Terraform exited with a code the caller did not expect."""
 
-    def __init__(self, message: str, *, returncode: int | None = None, stderr: str = "") -> None:
+    def __init__(
+        self, message: str, *, returncode: int | None = None, stderr: str = "", summary: str | None = None
+    ) -> None:
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
+        self.summary = summary
+        """The summary of terraform's first error diagnostic (its closest thing to an error
+        code, e.g. "Invalid value for variable"); None when terraform gave no diagnostic."""
 
 
 class StateLockedError(TerraformError):

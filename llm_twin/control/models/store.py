@@ -11,40 +11,36 @@ incomplete, and a re-run completes it, uploading only what is missing or differe
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from s3transfer.subscribers import BaseSubscriber
 
-from llm_twin.control.credentials import read_credentials
-from llm_twin.control.deploy.deployment import Deployment
+from llm_twin.control.aws import AwsClients
+from llm_twin.control.models.transfer import CHECKSUM_METADATA, DEFAULT_TRANSFER, OnBytes, upload_files
 from llm_twin.errors import ModelConflictError, ModelStoreError
 from llm_twin.protocol.checkpoints import Checkpoint, CheckpointFile, model_prefix
 
+__all__ = [
+    "CHECKSUM_METADATA",
+    "DEFAULT_TRANSFER",
+    "MANIFEST",
+    "ModelStore",
+    "PushResult",
+    "StoredModel",
+    "open_store",
+    "store_for",
+]
+
 MANIFEST = "llm-twin-manifest.json"
-CHECKSUM_METADATA = "sha256"
-"""User metadata key (x-amz-meta-sha256) holding each object's hex SHA-256."""
 MODELS_ROOT = "models/"
 COPY_OBJECT_LIMIT = 5 * 1024**3
 """CopyObject's largest source; Hugging Face's own shards stay under it (5 GB)."""
-MiB = 1024 * 1024
-DEFAULT_TRANSFER = TransferConfig(
-    multipart_threshold=8 * MiB,
-    multipart_chunksize=8 * MiB,
-    max_concurrency=8,
-    use_threads=True,
-)
-"""Multipart above 8 MiB (s3transfer's own default), eight parts in flight, shared by all files of
-one push. 16 MiB parts or four threads measured slower against the emulator (bench/bench_push.py)."""
-
-OnBytes = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -75,18 +71,6 @@ class StoredModel:
     complete: bool
     """False when the manifest is missing: an interrupted push, not to be deployed."""
     created: str = ""
-
-
-@dataclass
-class _Progress(BaseSubscriber):
-    """Forwards s3transfer's per-chunk byte counts to one callback, serialised across threads."""
-
-    on_bytes: OnBytes
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
-        with self.lock:
-            self.on_bytes(bytes_transferred)
 
 
 def _fail(action: str, exc: Exception) -> ModelStoreError:
@@ -284,35 +268,7 @@ class ModelStore:
                 raise _fail(f"copying {source} to {self.uri(prefix + item.relative)}", exc) from exc
 
     def _upload(self, root: Path, prefix: str, files: list[CheckpointFile], on_bytes: OnBytes | None) -> None:
-        """All files through one transfer manager: multipart, parts of every file in parallel."""
-        if not files:
-            return
-        subscribers = [_Progress(on_bytes)] if on_bytes is not None else []
-        manager = create_transfer_manager(self.s3, self.transfer_config)
-        try:
-            futures = [
-                manager.upload(
-                    str(root / item.relative),
-                    self.bucket,
-                    prefix + item.relative,
-                    extra_args={"Metadata": {CHECKSUM_METADATA: item.sha256}},
-                    subscribers=subscribers,
-                )
-                for item in files
-            ]
-            for item, future in zip(files, futures, strict=True):
-                try:
-                    future.result()
-                except (ClientError, BotoCoreError, OSError) as exc:
-                    raise ModelStoreError(
-                        f"uploading {item.relative} failed: {exc}; no manifest was written, re-run the push "
-                        "to finish it (files already stored are kept)"
-                    ) from exc
-        except BaseException:
-            # Ctrl-C or a failed file: cancel the rest; what finished stays, without a manifest.
-            manager.shutdown(cancel=True)
-            raise
-        manager.shutdown()
+        upload_files(self.s3, self.transfer_config, self.bucket, root, prefix, files, on_bytes)
 
     def _verify(self, prefix: str, files: tuple[CheckpointFile, ...]) -> None:
         for item in files:
@@ -387,22 +343,25 @@ class ModelStore:
                 )
 
 
-def store_for(deployment: Deployment, *, as_admin: bool = False) -> ModelStore:
-    """The artifact bucket (named by the bootstrap), as the deployer unless `as_admin`."""
-    deployment.ensure_local()
-    bucket = deployment.bootstrap_outputs()["artifact_bucket_name"]
-    if as_admin:
-        credentials = deployment.admin_credentials()
-    else:
-        credentials, _ = read_credentials(deployment.credentials_path)
-    local = deployment.settings.target == "local"
+def open_store(clients: AwsClients, bucket: str, *, path_style: bool = False) -> ModelStore:
+    """The store of `bucket` through one S3 client of `clients` (the identity is the caller's
+    choice: see `llm_twin.control.identity.store_credentials`); `path_style` for the emulator."""
     config = Config(
-        s3={"addressing_style": "path"} if local else {},
+        s3={"addressing_style": "path"} if path_style else {},
         # One connection per part in flight, plus one for the listing and head calls.
         max_pool_connections=DEFAULT_TRANSFER.max_request_concurrency + 2,
         retries={"max_attempts": 5, "mode": "standard"},
     )
-    return ModelStore(deployment.clients(credentials).client("s3", config), bucket)
+    return ModelStore(clients.client("s3", config), bucket)
+
+
+class _HasModelStore(Protocol):
+    def model_store(self, *, as_admin: bool = False) -> ModelStore: ...
+
+
+def store_for(deployment: _HasModelStore, *, as_admin: bool = False) -> ModelStore:
+    """`deployment.model_store(as_admin=...)`: kept for callers written before `Deployment.model_store`."""
+    return deployment.model_store(as_admin=as_admin)
 
 
 def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:

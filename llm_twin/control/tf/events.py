@@ -1,13 +1,12 @@
 """Terraform's machine-readable UI (`-json`), parsed into typed events.
 
-Pure: no subprocesses, no printing. `terraform.py` feeds the bytes of a running
-command through `LineBuffer` and `parse_line`; the CLI prints `render(event)`.
+Pure: no subprocesses, no printing. The runner feeds the bytes of a running command
+through `LineBuffer` and `parse_line`; the events are the types of
+`llm_twin.control.tf.messages`, and the CLI prints `llm_twin.control.tf.display.render(event)`.
 
-The format is Terraform's "Machine-readable UI" (ui version 1.x): one JSON object
-a line, each with a `type`. Minor versions may add types and properties, so
-unknown types and unknown properties are ignored. A line that is not JSON at all
-(a provider writing to stdout, an old binary) becomes a plain `LogEvent`, so the
-parser never raises on what terraform prints.
+Minor versions of the format may add types and properties, so unknown types and unknown
+properties are ignored. A line that is not JSON at all (a provider writing to stdout, an
+old binary) becomes a plain `LogEvent`, so the parser never raises on what terraform prints.
 """
 
 from __future__ import annotations
@@ -15,9 +14,30 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from llm_twin.control.tf.display import render
+from llm_twin.control.tf.messages import (
+    ApplyComplete,
+    ApplyErrored,
+    ApplyProgress,
+    ApplyStart,
+    ChangeSummary,
+    Diagnostic,
+    LogEvent,
+    OutputChange,
+    OutputsEvent,
+    PlannedChange,
+    ProgressEvent,
+    ProvisionEvent,
+    RefreshComplete,
+    RefreshStart,
+    ResourceDrift,
+    VersionEvent,
+)
+
+# The event types are re-exported: callers read a stream's events from one module.
+# `render` too, for callers that still reach it here (new code imports display).
 __all__ = [
     "ApplyComplete",
     "ApplyErrored",
@@ -42,212 +62,6 @@ __all__ = [
     "parse_stream",
     "render",
 ]
-
-
-@dataclass(frozen=True)
-class VersionEvent:
-    """The first message of every stream."""
-
-    terraform: str
-    """Version of the binary, e.g. "1.11.4" (OpenTofu reports its own version)."""
-    ui: str
-    """Version of this message format, e.g. "1.2"."""
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """Free text: `log` and `init_output` messages, or a stdout line that is not JSON."""
-
-    message: str
-    """The text, possibly several lines (terraform's interrupt notice is)."""
-    level: str = "info"
-    """"trace", "debug", "info", "warn" or "error"."""
-    structured: bool = True
-    """False when the line was not a JSON message at all."""
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """An error or warning, as in the `-json` stream and in `validate -json`."""
-
-    severity: Literal["error", "warning"]
-    """"error" or "warning"."""
-    summary: str
-    """One short sentence, e.g. "Reference to undeclared input variable"."""
-    detail: str = ""
-    """Longer explanation; may span lines. Terraform redacts sensitive values."""
-    address: str | None = None
-    """Resource address the diagnostic is about, when terraform knows it."""
-    filename: str | None = None
-    """Configuration file of the offending expression, relative to the root module."""
-    line: int | None = None
-    """1-based line in `filename`."""
-
-
-@dataclass(frozen=True)
-class PlannedChange:
-    """`planned_change`: the plan will act on one resource instance."""
-
-    addr: str
-    """Absolute address, e.g. "module.s3.aws_s3_bucket.this"."""
-    action: str
-    """"create", "update", "replace", "delete", "read", "move", "import", "forget", "noop"..."""
-    reason: str | None = None
-    """Why, for replacements and deletions (e.g. "cannot_update", "delete_because_count_index")."""
-
-
-@dataclass(frozen=True)
-class ResourceDrift:
-    """`resource_drift`: a resource changed outside terraform since the last apply."""
-
-    addr: str
-    """Absolute address of the drifted resource."""
-    action: str
-    """"update" or "delete" (what happened remotely)."""
-
-
-@dataclass(frozen=True)
-class ChangeSummary:
-    """`change_summary`: counts at the end of a plan or apply."""
-
-    add: int
-    """Resources to add (plan) or added (apply)."""
-    change: int
-    """Resources to change in place, or changed."""
-    remove: int
-    """Resources to destroy, or destroyed."""
-    imported: int = 0
-    """Resources to import, or imported."""
-    operation: str = "plan"
-    """"plan", "apply" or "destroy"."""
-
-    @property
-    def total(self) -> int:
-        """How many resource instances the operation touches."""
-        return self.add + self.change + self.remove + self.imported
-
-
-@dataclass(frozen=True)
-class ApplyStart:
-    """`apply_start`: terraform began creating/updating/destroying one resource."""
-
-    addr: str
-    """Absolute resource address."""
-    action: str
-    """"create", "update", "replace", "delete", "read"..."""
-    id_value: str | None = None
-    """The resource id, when it already has one (updates, deletes)."""
-
-
-@dataclass(frozen=True)
-class ApplyProgress:
-    """`apply_progress`: still working on a resource (every ~10 s)."""
-
-    addr: str
-    """Absolute resource address."""
-    action: str
-    """Same as the matching `ApplyStart.action`."""
-    elapsed_seconds: int
-    """Time since the matching `ApplyStart`."""
-
-
-@dataclass(frozen=True)
-class ApplyComplete:
-    """`apply_complete`: one resource is done."""
-
-    addr: str
-    """Absolute resource address."""
-    action: str
-    """Same as the matching `ApplyStart.action`."""
-    elapsed_seconds: int
-    """How long it took, in whole seconds."""
-    id_value: str | None = None
-    """The resource id after the change (absent for deletes)."""
-
-
-@dataclass(frozen=True)
-class ApplyErrored:
-    """`apply_errored`: one resource failed; a `Diagnostic` with the reason follows."""
-
-    addr: str
-    """Absolute resource address."""
-    action: str
-    """Same as the matching `ApplyStart.action`."""
-    elapsed_seconds: int
-    """Time until it failed."""
-
-
-@dataclass(frozen=True)
-class RefreshStart:
-    """`refresh_start`: terraform is reading one resource's current state."""
-
-    addr: str
-    """Absolute resource address."""
-    id_value: str | None = None
-    """The id being read."""
-
-
-@dataclass(frozen=True)
-class RefreshComplete:
-    """`refresh_complete`: one resource's state was read."""
-
-    addr: str
-    """Absolute resource address."""
-    id_value: str | None = None
-    """The id that was read."""
-
-
-@dataclass(frozen=True)
-class ProvisionEvent:
-    """`provision_start`, `provision_progress`, `provision_complete`, `provision_errored`."""
-
-    addr: str
-    """Resource whose provisioner runs."""
-    provisioner: str
-    """Provisioner type, e.g. "local-exec"."""
-    phase: Literal["start", "progress", "complete", "errored"]
-    """Which of the four messages this is."""
-    output: str = ""
-    """One line of the provisioner's output (phase "progress" only)."""
-
-
-@dataclass(frozen=True)
-class OutputChange:
-    """One root output named in an `outputs` message. Its value is deliberately not kept."""
-
-    name: str
-    """Output name."""
-    sensitive: bool
-    """Whether the output is marked sensitive."""
-    action: str | None = None
-    """Planned action ("create", "update", "delete", "noop"); None after an apply."""
-
-
-@dataclass(frozen=True)
-class OutputsEvent:
-    """`outputs`: the root module's outputs after a plan or apply."""
-
-    outputs: tuple[OutputChange, ...]
-    """One entry per output, in name order."""
-
-
-ProgressEvent = (
-    VersionEvent
-    | LogEvent
-    | Diagnostic
-    | PlannedChange
-    | ResourceDrift
-    | ChangeSummary
-    | ApplyStart
-    | ApplyProgress
-    | ApplyComplete
-    | ApplyErrored
-    | RefreshStart
-    | RefreshComplete
-    | ProvisionEvent
-    | OutputsEvent
-)
-"""Every event `parse_line` can return."""
 
 
 class LineBuffer:
@@ -453,115 +267,3 @@ _PARSERS = {
     "provision_errored": _provision("errored"),
     "outputs": _outputs,
 }
-
-_SYMBOLS = {
-    "create": "+",
-    "update": "~",
-    "replace": "-/+",
-    "delete": "-",
-    "read": "<=",
-    "import": "<-",
-    "move": "->",
-    "forget": ".",
-    "noop": " ",
-}
-_DOING = {
-    "create": "creating",
-    "update": "updating",
-    "replace": "replacing",
-    "delete": "destroying",
-    "read": "reading",
-    "import": "importing",
-    "move": "moving",
-    "forget": "forgetting",
-}
-_DONE = {
-    "create": "created",
-    "update": "updated",
-    "replace": "replaced",
-    "delete": "destroyed",
-    "read": "read",
-    "import": "imported",
-    "move": "moved",
-    "forget": "forgotten",
-}
-_BASE = {"delete": "destroy"}
-_PLANNED = {"create": "will be created", "update": "will be updated in place", "delete": "will be destroyed"}
-
-
-def _symbol(action: str) -> str:
-    return _SYMBOLS.get(action, "?")
-
-
-def _duration(seconds: int) -> str:
-    minutes, rest = divmod(max(seconds, 0), 60)
-    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def render(event: ProgressEvent) -> str:
-    """One human line for an event. Never contains a raw JSON message or an output value."""
-    match event:
-        case ApplyStart(addr, action):
-            return f"{_symbol(action)} {addr}  {_DOING.get(action, action)}..."
-        case ApplyProgress(addr, action, elapsed):
-            return f"{_symbol(action)} {addr}  still {_DOING.get(action, action)} ({_duration(elapsed)})"
-        case ApplyComplete(addr, action, elapsed):
-            return f"{_symbol(action)} {addr}  {_DONE.get(action, action)} ({_duration(elapsed)})"
-        case ApplyErrored(addr, action, elapsed):
-            return f"! {addr}  {_BASE.get(action, action)} failed ({_duration(elapsed)})"
-        case PlannedChange(addr, action, reason):
-            suffix = f" ({reason.replace('_', ' ')})" if reason else ""
-            planned = _PLANNED.get(action, f"will be {_DONE.get(action, action)}")
-            return f"{_symbol(action)} {addr}  {planned}{suffix}"
-        case ResourceDrift(addr, action):
-            return f"{_symbol(action)} {addr}  changed outside terraform ({action})"
-        case ChangeSummary():
-            return _render_summary(event)
-        case Diagnostic():
-            return _render_diagnostic(event)
-        case RefreshStart(addr):
-            return f"  {addr}  refreshing..."
-        case RefreshComplete(addr):
-            return f"  {addr}  refreshed"
-        case ProvisionEvent(addr, provisioner, "progress", output):
-            return f"  {addr} ({provisioner}): {_one_line(output)}"
-        case ProvisionEvent(addr, provisioner, phase):
-            verb = {"start": "running", "complete": "done", "errored": "failed"}[phase]
-            return f"  {addr} ({provisioner}) {verb}"
-        case OutputsEvent(outputs):
-            names = ", ".join(o.name for o in outputs)
-            return f"Outputs: {names}" if names else "Outputs: none"
-        case VersionEvent(version, ui):
-            return f"Terraform {version} (ui {ui})"
-        case LogEvent(message):
-            return _one_line(message)
-    raise TypeError(f"not a progress event: {type(event).__name__}")
-
-
-def _render_summary(summary: ChangeSummary) -> str:
-    imported = summary.imported
-    if summary.operation == "plan":
-        head = f"{imported} to import, " if imported else ""
-        return f"Plan: {head}{summary.add} to add, {summary.change} to change, {summary.remove} to destroy."
-    if summary.operation == "destroy":
-        return f"Destroy complete! Resources: {summary.remove} destroyed."
-    tail = f", {imported} imported" if imported else ""
-    return (
-        f"Apply complete! Resources: {summary.add} added, {summary.change} changed, "
-        f"{summary.remove} destroyed{tail}."
-    )
-
-
-def _render_diagnostic(diagnostic: Diagnostic) -> str:
-    label = "Warning" if diagnostic.severity == "warning" else "Error"
-    line = f"{label}: {_one_line(diagnostic.summary)}"
-    if diagnostic.detail.strip():
-        line += f": {_one_line(diagnostic.detail)}"
-    where = diagnostic.address or (
-        f"{diagnostic.filename}:{diagnostic.line}" if diagnostic.filename and diagnostic.line else None
-    )
-    return f"{line} ({where})" if where else line

@@ -20,27 +20,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from llm_twin.control.tf.events import (
-    ChangeSummary,
-    Diagnostic,
-    LineBuffer,
-    OutputsEvent,
-    PlannedChange,
-    ProgressEvent,
-    first_error,
-    parse_diagnostic,
-    parse_line,
-)
-from llm_twin.errors import StateLockedError, TerraformError
+from llm_twin.control.tf.events import parse_diagnostic
+from llm_twin.control.tf.failures import terraform_error
+from llm_twin.control.tf.messages import ChangeSummary, Diagnostic, OutputsEvent, PlannedChange, ProgressEvent
+from llm_twin.control.tf.process import EventCallback, Run, StdoutReader, drain, sigint_ignored
+from llm_twin.control.tf.results import ApplyResult, OutputValue, PlanResult, ValidateResult
+from llm_twin.errors import TerraformError
 
 __all__ = [
     "ApplyResult",
@@ -51,15 +44,10 @@ __all__ = [
     "ValidateResult",
 ]
 
-EventCallback = Callable[[ProgressEvent], None]
-
-_READ_SIZE = 65536
-_MAX_DETAIL = 400
 _STDERR_JOIN_SECONDS = 10.0
 PRIVATE_UMASK = 0o077
 """The terraform child's umask: state, backup and plan files come out 0600."""
 _LOG_SWITCHES = ("TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_CORE")
-_BOX_PREFIX = re.compile(r"^[\u2502\u2577\u2575] ?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,58 +66,6 @@ class TerraformConfig:
     """Exported as TF_PLUGIN_CACHE_DIR; with `plugin_dir`, providers are symlinked, not copied."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Extra environment (credentials, TF_VAR_*, AWS_ENDPOINT_URL...). Never logged or shown."""
-
-
-@dataclass(frozen=True)
-class ValidateResult:
-    """`terraform validate -json`."""
-
-    valid: bool
-    """True when the configuration has no errors."""
-    diagnostics: tuple[Diagnostic, ...]
-    """Errors and warnings, in terraform's order."""
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """`terraform plan`."""
-
-    changes: bool
-    """True when applying the plan would change resources or outputs."""
-    summary: ChangeSummary | None
-    """The counts terraform reported (None only if the stream had no summary)."""
-    planned_changes: tuple[PlannedChange, ...]
-    """One entry per resource instance the plan acts on."""
-    diagnostics: tuple[Diagnostic, ...]
-    """Warnings (errors raise instead)."""
-    plan_file: Path | None
-    """The saved plan (`out=`), absolute, or None."""
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """`terraform apply` or `destroy`."""
-
-    summary: ChangeSummary | None
-    """What was added, changed and destroyed."""
-    diagnostics: tuple[Diagnostic, ...]
-    """Warnings (errors raise instead)."""
-
-
-@dataclass(frozen=True)
-class OutputValue:
-    """One root output from `terraform output -json`."""
-
-    value: Any
-    """The decoded value (strings, numbers, lists, dicts...)."""
-    type: Any
-    """Terraform's JSON type description, e.g. "string" or ["list", "string"]."""
-    sensitive: bool
-    """Marked sensitive in the configuration; `repr` hides the value."""
-
-    def __repr__(self) -> str:
-        shown = "<sensitive>" if self.sensitive else repr(self.value)
-        return f"OutputValue(value={shown}, type={self.type!r}, sensitive={self.sensitive})"
 
 
 # The flag table: keyword argument -> terraform flag. Booleans add the bare flag
@@ -181,16 +117,6 @@ def _flags(**options: object) -> list[str]:
         else:
             args.append(f"{flag}={value}")
     return args
-
-
-@dataclass
-class _Run:
-    """What one finished terraform process left behind."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    events: list[ProgressEvent]
 
 
 class Terraform:
@@ -345,7 +271,7 @@ class Terraform:
         *,
         stream: bool,
         ok_codes: Iterable[int] = (0,),
-    ) -> _Run:
+    ) -> Run:
         """Run one command; parse stdout into events live when `stream`; raise on other codes."""
         command = self._command(subcommand, args)
         try:
@@ -367,10 +293,10 @@ class Terraform:
 
         stderr_chunks: list[bytes] = []
         stderr_reader = threading.Thread(
-            target=_drain, args=(process.stderr, stderr_chunks.append), daemon=True
+            target=drain, args=(process.stderr, stderr_chunks.append), daemon=True
         )
         stderr_reader.start()
-        reader = _StdoutReader(process.stdout, parse=stream, on_event=self._on_event)
+        reader = StdoutReader(process.stdout, parse=stream, on_event=self._on_event)
         try:
             try:
                 reader.read_all()
@@ -391,7 +317,7 @@ class Terraform:
                 if pipe is not None:
                     pipe.close()
 
-        run = _Run(
+        run = Run(
             returncode=returncode,
             stdout=reader.text(),
             stderr=b"".join(stderr_chunks).decode("utf-8", errors="replace"),
@@ -401,14 +327,14 @@ class Terraform:
             raise self._error(subcommand, run)
         return run
 
-    def _stop(self, process: subprocess.Popen[bytes], reader: _StdoutReader, *, deliver: bool) -> None:
+    def _stop(self, process: subprocess.Popen[bytes], reader: StdoutReader, *, deliver: bool) -> None:
         """Forward one SIGINT and wait for terraform to save its state and exit.
 
         Further Ctrl-Cs are ignored while waiting: a second SIGINT makes terraform
         abandon its state, and killing it would do the same.
         """
         reader.on_event = self._on_event if deliver else None
-        with _sigint_ignored():
+        with sigint_ignored():
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGINT)
@@ -425,93 +351,15 @@ class Terraform:
     def _name(self, subcommand: str) -> str:
         return f"{Path(self.config.binary).name} {subcommand}"
 
-    def _json(self, run: _Run, subcommand: str) -> Any:
+    def _json(self, run: Run, subcommand: str) -> Any:
         try:
             return json.loads(run.stdout)
         except ValueError as exc:
             reason = None if run.returncode else "printed output that is not JSON"
             raise self._error(subcommand, run, reason=reason) from exc
 
-    def _error(self, subcommand: str, run: _Run, *, reason: str | None = None) -> TerraformError:
-        """One line: command, exit code, first error (from the diagnostics, else stderr)."""
-        code = run.returncode
-        if code < 0:
-            try:
-                status = f"was killed by {signal.Signals(-code).name}"
-            except ValueError:
-                status = f"was killed by signal {-code}"
-        else:
-            status = f"exited with code {code}"
-        locked = _lock_holder(run)
-        if locked is not None:
-            return StateLockedError(
-                f"{self._name(subcommand)} {status}: the state is locked by another run ({locked}); "
-                "wait for it to finish, or if it died, run `terraform force-unlock <ID>` on this stack",
-                returncode=code,
-                stderr=run.stderr,
-            )
-        cause = reason or _first_error_text(run)
-        message = f"{self._name(subcommand)} {status}" + (f": {cause}" if cause else "")
-        return TerraformError(message, returncode=code, stderr=run.stderr)
-
-
-class _StdoutReader:
-    """Reads a child's stdout on the calling thread, so Ctrl-C lands here."""
-
-    def __init__(self, pipe: IO[bytes] | None, *, parse: bool, on_event: EventCallback | None) -> None:
-        self._pipe = pipe
-        self._parse = parse
-        self._buffer = LineBuffer()
-        self._chunks: list[bytes] = []
-        self.events: list[ProgressEvent] = []
-        self.on_event = on_event
-
-    def read_all(self) -> None:
-        if self._pipe is None or self._pipe.closed:
-            return
-        while chunk := self._pipe.read1(_READ_SIZE):  # type: ignore[attr-defined]
-            self._chunks.append(chunk)
-            if self._parse:
-                for line in self._buffer.feed(chunk):
-                    self._handle(line)
-        if self._parse:
-            for line in self._buffer.flush():
-                self._handle(line)
-
-    def _handle(self, line: str) -> None:
-        event = parse_line(line)
-        if event is None:
-            return
-        self.events.append(event)
-        self.notify(event)
-
-    def notify(self, event: ProgressEvent) -> None:
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def text(self) -> str:
-        return b"".join(self._chunks).decode("utf-8", errors="replace")
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C for a while (only the main thread may change signal handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _drain(pipe: IO[bytes] | None, sink: Callable[[bytes], None]) -> None:
-    """Read a pipe to its end on a thread, so a chatty stderr never blocks the child."""
-    if pipe is None:
-        return
-    while chunk := pipe.read1(_READ_SIZE):  # type: ignore[attr-defined]
-        sink(chunk)
+    def _error(self, subcommand: str, run: Run, *, reason: str | None = None) -> TerraformError:
+        return terraform_error(self._name(subcommand), run, reason=reason)
 
 
 def _path(value: Path | str | None) -> Path | None:
@@ -528,75 +376,3 @@ def _last(events: Iterable[ProgressEvent], kind: type) -> Any:
 
 def _diagnostics(events: Iterable[ProgressEvent]) -> tuple[Diagnostic, ...]:
     return tuple(e for e in events if isinstance(e, Diagnostic))
-
-
-_LOCK_INFO = re.compile(r"^\s*(ID|Who|Operation|Created):\s*(.*?)\s*$", re.MULTILINE)
-
-
-def _lock_holder(run: _Run) -> str | None:
-    """Who holds the lock, from terraform's "Error acquiring the state lock"; None for other errors."""
-    diagnostic = first_error(run.events)
-    if diagnostic is not None and diagnostic.summary == "Error acquiring the state lock":
-        text = diagnostic.detail
-    elif "Error acquiring the state lock" in run.stderr:
-        text = run.stderr
-    else:
-        return None
-    info = {name: value for name, value in _LOCK_INFO.findall(text) if value}
-    labels = (("Who", "held by"), ("Operation", "for"), ("Created", "since"), ("ID", "lock ID"))
-    return ", ".join(f"{label} {info[key]}" for key, label in labels if key in info) or "holder unknown"
-
-
-def _first_error_text(run: _Run) -> str:
-    diagnostic = first_error(run.events)
-    if diagnostic is None and run.stdout.lstrip().startswith("{"):
-        diagnostic = _first_json_diagnostic(run.stdout)
-    if diagnostic is not None:
-        text = diagnostic.summary
-        if diagnostic.detail.strip():
-            text += f": {diagnostic.detail}"
-        return _clip(" ".join(text.split()))
-    return _clip(_stderr_error(run.stderr))
-
-
-def _first_json_diagnostic(stdout: str) -> Diagnostic | None:
-    """`validate -json` and friends print one document with a `diagnostics` list."""
-    try:
-        document = json.loads(stdout)
-    except ValueError:
-        return None
-    raw = document.get("diagnostics") if isinstance(document, dict) else None
-    for item in raw or ():
-        if isinstance(item, dict) and item.get("severity") == "error":
-            return parse_diagnostic(item)
-    return None
-
-
-def _stderr_error(stderr: str) -> str:
-    """Terraform's human error block → "summary: detail"; else the last stderr lines."""
-    lines = [_BOX_PREFIX.sub("", line.rstrip()) for line in stderr.splitlines()]
-    for index, line in enumerate(lines):
-        if line.startswith("Error: "):
-            summary = line.removeprefix("Error: ").strip()
-            return f"{summary}: {detail}" if (detail := _detail_paragraph(lines[index + 1 :])) else summary
-    tail = [line for line in lines if line.strip()][-3:]
-    return " ".join(" ".join(tail).split())
-
-
-def _detail_paragraph(lines: list[str]) -> str:
-    """The first unindented paragraph after a summary; indented ones are source snippets."""
-    paragraph: list[str] = []
-    for line in [*lines, ""]:
-        if line.startswith(("Error: ", "Warning: ")):
-            break
-        if line.strip():
-            paragraph.append(line)
-            continue
-        if paragraph and not paragraph[0].startswith(" "):
-            return " ".join(" ".join(paragraph).split())
-        paragraph = []
-    return ""
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
