@@ -28,7 +28,8 @@ from functools import partial
 
 from sagemaker.core.iterators import LineIterator
 
-from llm_twin.client.stream import parse_generate_stream, payload_parts
+from llm_twin.client.stream.sagemaker import payload_parts
+from llm_twin.client.stream.tgi import parse_generate_stream
 
 # Realistic token texts: leading spaces, punctuation, JSON escapes, multi-byte UTF-8.
 TOKEN_TEXTS = [" the", " of", " and", " model", "ing", ",", ".", "\n", " 日本", " héllo", " 🙂", ' "q"', "\\"]

@@ -11,7 +11,6 @@ old binary) becomes a plain `LogEvent`, so the parser never raises on what terra
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
@@ -35,6 +34,7 @@ from llm_twin.control.tf.messages import (
     ResourceDrift,
     VersionEvent,
 )
+from llm_twin.protocol.lines import LineSplitter
 
 # The event types are re-exported: callers read a stream's events from one module.
 # `render` too, for callers that still reach it here (new code imports display).
@@ -67,25 +67,21 @@ __all__ = [
 class LineBuffer:
     """Bytes in, complete text lines out, for a stream read in arbitrary chunks.
 
-    Chunks may split a line or a UTF-8 sequence anywhere; `flush()` returns the
-    last line even when the stream did not end with a newline.
+    The shared splitter (`llm_twin.protocol.lines`) cuts the bytes; each whole line is then
+    decoded, so a UTF-8 sequence split between chunks is whole again. Unbounded: terraform is
+    our own child. `flush()` returns the last line even when the stream did not end with a newline.
     """
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
+        self._lines = LineSplitter(max_line_bytes=None)
 
     def feed(self, chunk: bytes) -> list[str]:
         """Add bytes; return the lines they completed, without line endings."""
-        text = self._pending + self._decoder.decode(chunk)
-        *lines, self._pending = text.split("\n")
-        return [line.removesuffix("\r") for line in lines]
+        return [line.decode("utf-8", errors="replace") for line in self._lines.feed(chunk)]
 
     def flush(self) -> list[str]:
         """End of stream: return the unterminated last line, if any."""
-        text = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
-        return [text.removesuffix("\r")] if text else []
+        return [line.decode("utf-8", errors="replace") for line in self._lines.flush()]
 
 
 def parse_stream(chunks: Iterable[bytes]) -> Iterator[ProgressEvent]:

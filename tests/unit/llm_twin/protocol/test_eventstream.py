@@ -13,7 +13,8 @@ from botocore.exceptions import EventStreamError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_twin.client.stream import parse_generate_stream, payload_parts
+from llm_twin.client.stream.sagemaker import payload_parts
+from llm_twin.client.stream.tgi import parse_generate_stream
 from llm_twin.errors import ModelStreamError
 from llm_twin.protocol.eventstream import (
     MAX_PAYLOAD_BYTES,
@@ -22,6 +23,7 @@ from llm_twin.protocol.eventstream import (
     model_stream_error,
     payload_part,
 )
+from tests.support.streams import RawStream, random_split
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,31 +34,6 @@ def decode(data: bytes) -> list[tuple[dict[str, object], bytes]]:
     buffer = EventStreamBuffer()
     buffer.add_data(data)
     return [(message.headers, message.payload) for message in buffer]
-
-
-def random_split(data: bytes, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    parts = []
-    start = 0
-    while start < len(data):
-        size = rng.randint(1, 40)
-        parts.append(data[start : start + size])
-        start += size
-    return parts
-
-
-class RawStream:
-    """The urllib3 response botocore reads an event stream from, reduced to what it calls."""
-
-    def __init__(self, parts: list[bytes]) -> None:
-        self._parts = parts
-        self.closed = False
-
-    def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
-        yield from self._parts
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def boto3_body(data: bytes, seed: int = 0) -> Iterator[dict[str, object]]:

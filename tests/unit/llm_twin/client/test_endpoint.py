@@ -1,4 +1,4 @@
-"""Stream faults replayed from recorded bytes: the whole client, offline, one row per fault.
+"""The endpoint client, offline: stream faults replayed from recorded bytes, one row per fault.
 
 `tests/fixtures/streams/faults/*.eventstream` are the emulator's answers to one greedy
 request under each LLM_TWIN_FAULT kind (recorded by `record.py` there). A real boto3
@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndpoint
-from llm_twin.client.stream import TokenEvent
+from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.errors import IncompleteGenerationError, InferenceError, ModelStreamError
 from tests.conftest import FIXTURES_DIR
-from tests.unit.llm_twin.protocol.test_eventstream import RawStream, random_split
+from tests.support.streams import RawStream, random_split
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,78 +1,49 @@
-"""The TGI stream parser: recorded streams, awkward splits, error mapping, and properties."""
+"""TGI's generate_stream parser: recorded streams, awkward splits, error mapping, and properties."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 
 import pytest
-from botocore.exceptions import EventStreamError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_twin.client import stream
-from llm_twin.client.stream import (
-    ChatDelta,
+from llm_twin.client.stream.chat import parse_chat_stream
+from llm_twin.client.stream.tgi import (
     StreamDetails,
     Token,
     TokenEvent,
-    iter_lines,
-    iter_sse_data,
-    parse_chat_stream,
     parse_generate_stream,
-    payload_parts,
+    token_event_from_json,
 )
 from llm_twin.errors import (
     GenerationError,
     IncompleteGenerationError,
     InferenceError,
-    ModelStreamError,
     OverloadedError,
     StreamParseError,
     ValidationError,
 )
-from tests.conftest import FIXTURES_DIR
-
-STREAMS = FIXTURES_DIR / "streams"
+from llm_twin.protocol.lines import iter_lines
+from llm_twin.protocol.sse import iter_sse_data
+from tests.support.streams import (
+    CHUNKINGS,
+    HELLO,
+    event_json,
+    raised,
+    recorded,
+    split_at,
+    split_every,
+    token_text,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def recorded(name: str) -> bytes:
-    return (STREAMS / name).read_bytes()
-
-
-def split_every(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), size)]
-
-
-def split_at(data: bytes, points: Iterable[int]) -> list[bytes]:
-    cuts = [0, *sorted(set(points)), len(data)]
-    return [data[start:end] for start, end in zip(cuts, cuts[1:], strict=False)]
-
-
-def token_text(events: Iterable[TokenEvent]) -> str:
-    return "".join(event.token.text for event in events if not event.token.special)
-
-
-def event_json(index: int, token: Token, **extra: object) -> str:
-    body = {
-        "index": index,
-        "token": {"id": token.id, "text": token.text, "logprob": token.logprob, "special": token.special},
-        "generated_text": None,
-        "details": None,
-    }
-    body.update(extra)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-HELLO = Token(id=22557, text="Hello", logprob=-0.43359375, special=False)
 GENERATE_STREAM_TEXT = "Hello, world!\n"
+
+
 GENERATE_STREAM_DETAILS = StreamDetails(finish_reason="eos_token", generated_tokens=6, seed=None)
-CHUNKINGS = [1, 2, 3, 7, 64, 10**6]
-
-
-# --- recorded streams ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", CHUNKINGS)
@@ -133,147 +104,14 @@ def test_error_event_mid_stream_raises_after_the_tokens_before_it(size: int) -> 
     assert str(caught.value) == "Incomplete generation"
 
 
-@pytest.mark.parametrize("size", CHUNKINGS)
-def test_chat_stream_until_done(size: int) -> None:
-    deltas = list(parse_chat_stream(split_every(recorded("chat_stream.sse"), size)))
-
-    assert [delta.content for delta in deltas] == ["Hi", " there", "!", " 日本", ""]
-    assert deltas[0] == ChatDelta(content="Hi", finish_reason=None, role="assistant")
-    assert deltas[-1].finish_reason == "stop"
-
-
-def test_chat_stream_stops_reading_at_done() -> None:
-    parts = [b"data: [DONE]\n\n", b"not an event stream \xff\xfe"]
-
-    assert list(parse_chat_stream(parts)) == []
-
-
 def test_generate_stream_also_ends_at_done() -> None:
     data = f"data:{event_json(1, HELLO)}\n\ndata:[DONE]\n\ndata:garbage\n\n".encode()
 
     assert [event.token for event in parse_generate_stream([data])] == [HELLO]
 
 
-# --- iter_lines ------------------------------------------------------------------------------
-
-
-def test_iter_lines_splits_several_lines_in_one_part() -> None:
-    assert list(iter_lines([b"a\nbb\n\nccc\n"])) == [b"a", b"bb", b"", b"ccc"]
-
-
-def test_iter_lines_joins_one_line_across_many_parts() -> None:
-    assert list(iter_lines([b"da", b"ta:", b"x", b"yz\n"])) == [b"data:xyz"]
-
-
-def test_iter_lines_strips_crlf_even_when_split_between_cr_and_lf() -> None:
-    assert list(iter_lines([b"a\r", b"\nb\r\n"])) == [b"a", b"b"]
-
-
-def test_iter_lines_yields_a_final_line_without_newline() -> None:
-    assert list(iter_lines([b"a\nlast"])) == [b"a", b"last"]
-
-
-@pytest.mark.parametrize(
-    ("parts", "lines"),
-    [([], []), ([b""], []), ([b"\n"], [b""]), ([b"a\n"], [b"a"]), ([b"", b"a", b""], [b"a"])],
-)
-def test_iter_lines_edges(parts: list[bytes], lines: list[bytes]) -> None:
-    assert list(iter_lines(parts)) == lines
-
-
-def test_a_line_that_never_ends_raises_instead_of_growing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "MAX_LINE_BYTES", 1024)
-    endless = (b"x" * 100 for _ in range(10**6))
-
-    with pytest.raises(StreamParseError):
-        list(iter_sse_data(endless))
-
-
-def test_iter_lines_limits_line_length_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "MAX_LINE_BYTES", 1024)
-
-    with pytest.raises(StreamParseError):
-        list(iter_lines(b"x" * 100 for _ in range(11)))
-
-
-# --- iter_sse_data ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "data"),
-    [
-        (b"data:x\n\n", ["x"]),
-        (b"data: x\n\n", ["x"]),
-        (b"data:  x\n\n", [" x"]),  # only one space is removed
-        (b"data:data\n\n", ["data"]),  # lstrip("data:") would leave ""
-        (b"data:tada\n\n", ["tada"]),  # lstrip("data:") would leave ""
-        (b"data: {}\n\n", ["{}"]),
-        (b"data:a\ndata: b\n\n", ["a\nb"]),
-        (b"data\n\n", [""]),  # a field with no colon has an empty value
-        (b"data:\n\n", [""]),
-        (b"data:\ndata:\n\n", ["\n"]),
-        (b"\n\n\n", []),
-        (b":comment\n\n", []),
-        (b": keep-alive\ndata:x\n\n", ["x"]),
-        (b"event:token\nid:7\nretry:10\ndata:x\n\n", ["x"]),
-        (b"unknown:field\ndata :x\nDATA:y\n\n", []),
-        (b"data:a\n\ndata:b\n\n", ["a", "b"]),
-        (b"data:a", ["a"]),  # the stream ended inside the event
-        (b"data:a\n", ["a"]),
-        (b"data:a\r\n\r\n", ["a"]),
-        (b"\xef\xbb\xbfdata:a\n\n", ["a"]),  # one leading byte-order mark is ignored
-        (b"data:a\n\n\xef\xbb\xbfdata:b\n\n", ["a"]),  # ...only at the start
-    ],
-)
-def test_sse_fields(raw: bytes, data: list[str]) -> None:
-    assert list(iter_sse_data([raw])) == data
-
-
-def test_sse_several_events_in_one_part() -> None:
-    assert list(iter_sse_data([b"data:1\n\ndata:2\n\ndata:3\n\n"])) == ["1", "2", "3"]
-
-
-def test_sse_one_event_across_many_parts() -> None:
-    assert list(iter_sse_data(split_every(b"data: hello world\n\n", 1))) == ["hello world"]
-
-
-@pytest.mark.parametrize("cut", [1, 2, 3])
-def test_sse_character_split_inside_its_utf8_bytes(cut: int) -> None:
-    raw = "data:🙂\n\n".encode()
-    start = raw.index("🙂".encode())
-
-    assert list(iter_sse_data([raw[: start + cut], raw[start + cut :]])) == ["🙂"]
-
-
-def test_invalid_utf8_raises_after_the_events_before_it() -> None:
-    received: list[str] = []
-    with pytest.raises(StreamParseError):
-        received.extend(iter_sse_data([b"data:ok\n\ndata:\xff\xfe\n\ndata:later\n\n"]))
-
-    assert received == ["ok"]
-
-
-def test_invalid_utf8_in_an_unterminated_last_line_raises() -> None:
-    with pytest.raises(StreamParseError):
-        list(iter_sse_data([b"data:ok\n\ndata:\xc3"]))
-
-
-def test_a_truncated_character_at_the_end_raises() -> None:
-    with pytest.raises(StreamParseError):
-        list(iter_sse_data(["data:é".encode()[:-1]]))
-
-
-# --- parse errors ----------------------------------------------------------------------------
-
-
 def error_stream(payload: dict[str, object]) -> list[bytes]:
     return [f"data:{event_json(1, HELLO)}\n\n".encode(), f"data:{json.dumps(payload)}\n\n".encode()]
-
-
-def raised(parts: Iterable[bytes], parse=parse_generate_stream) -> InferenceError:
-    with pytest.raises(InferenceError) as caught:
-        list(parse(parts))
-    return caught.value
 
 
 @pytest.mark.parametrize(
@@ -307,16 +145,6 @@ def test_openai_style_error_object_maps_by_its_type() -> None:
     payload = {"error": {"message": "queue full", "type": "overloaded"}}
 
     assert type(raised(error_stream(payload))) is OverloadedError
-
-
-def test_chat_error_payload_maps_and_carries_content_so_far() -> None:
-    parts = [
-        b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"Par"},"finish_reason":null}]}\n\n',
-        b'data: {"error":"Request failed during generation","error_type":"generation"}\n\n',
-    ]
-    error = raised(parts, parse_chat_stream)
-
-    assert (type(error), error.partial_text) == (GenerationError, "Par")
 
 
 @pytest.mark.parametrize(
@@ -366,18 +194,6 @@ def test_a_token_event_may_leave_out_optional_fields() -> None:
     assert list(parse_generate_stream([data])) == [TokenEvent(1, Token(1, "x", None, False), None, None)]
 
 
-@pytest.mark.parametrize(
-    "data",
-    ["[]", '"x"', '{"choices":{"0":1}}', '{"choices":[{"delta":{"content":5}}]}', "nope"],
-)
-def test_chat_data_that_is_not_a_chunk_raises_stream_parse_error(data: str) -> None:
-    assert type(raised([f"data:{data}\n\n".encode()], parse_chat_stream)) is StreamParseError
-
-
-def test_chat_chunk_without_choices_yields_nothing() -> None:
-    assert list(parse_chat_stream([b'data:{"choices":[],"usage":{"total_tokens":3}}\n\n'])) == []
-
-
 def test_invalid_utf8_carries_the_text_so_far() -> None:
     parts = [f"data:{event_json(1, HELLO)}\n\n".encode(), b"data:\xff\n\n"]
 
@@ -415,7 +231,7 @@ def test_an_integer_logprob_is_a_float_on_both_paths() -> None:
 def general_path_outcome(data: str) -> str:
     """What the json-based path alone makes of `data`: the event's repr, or the error's type."""
     try:
-        return repr(stream._token_event_from_json(data.encode()))
+        return repr(token_event_from_json(data.encode()))
     except InferenceError as exc:
         return type(exc).__name__
 
@@ -473,71 +289,9 @@ def test_the_fast_decoder_keeps_token_events_typed() -> None:
     assert (type(event), type(event.token)) == (TokenEvent, Token)
 
 
-# --- payload_parts ---------------------------------------------------------------------------
-
-
-def test_payload_parts_yields_the_bytes_in_order() -> None:
-    body = [{"PayloadPart": {"Bytes": b"ab"}}, {"PayloadPart": {"Bytes": b"c"}}]
-
-    assert list(payload_parts(body)) == [b"ab", b"c"]
-
-
-def test_unknown_event_keys_are_ignored() -> None:
-    body = [
-        {"PayloadPart": {"Bytes": b"a"}},
-        {"SomeFutureEvent": {"X": 1}},
-        {},
-        {"PayloadPart": {"Bytes": b"b"}},
-    ]
-
-    assert list(payload_parts(body)) == [b"a", b"b"]
-
-
-def test_model_stream_error_event_raises() -> None:
-    body = [{"ModelStreamError": {"Message": "took too long", "ErrorCode": "ModelInvocationTimeExceeded"}}]
-
-    with pytest.raises(ModelStreamError, match="ModelInvocationTimeExceeded.*took too long"):
-        list(payload_parts(body))
-
-
-def test_internal_stream_failure_event_raises() -> None:
-    with pytest.raises(ModelStreamError, match="InternalStreamFailure: oops"):
-        list(payload_parts([{"InternalStreamFailure": {"Message": "oops"}}]))
-
-
-@pytest.mark.parametrize("code", ["ModelStreamError", "InternalStreamFailure"])
-def test_botocore_event_stream_error_raises_model_stream_error(code: str) -> None:
-    def body() -> Iterator[dict[str, object]]:
-        yield {"PayloadPart": {"Bytes": b"a"}}
-        raise EventStreamError(
-            {"Error": {"Code": code, "Message": "boom"}}, "InvokeEndpointWithResponseStream"
-        )
-
-    with pytest.raises(ModelStreamError, match=f"{code}: boom"):
-        list(payload_parts(body()))
-
-
-def test_other_errors_from_the_event_stream_pass_through() -> None:
-    def body() -> Iterator[dict[str, object]]:
-        raise EventStreamError({"Error": {"Code": "Throttling", "Message": "x"}}, "Op")
-        yield {}
-
-    with pytest.raises(EventStreamError):
-        list(payload_parts(body()))
-
-
-def test_model_stream_error_mid_generation_carries_the_text_so_far() -> None:
-    body = [
-        {"PayloadPart": {"Bytes": f"data:{event_json(1, HELLO)}\n\n".encode()}},
-        {"ModelStreamError": {"Message": "broken", "ErrorCode": "StreamBroken"}},
-    ]
-
-    assert raised(payload_parts(body)).partial_text == "Hello"
-
-
-# --- properties ------------------------------------------------------------------------------
-
 json_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
 tokens = st.builds(
     Token,
     id=st.integers(0, 2**32 - 1),
@@ -597,51 +351,6 @@ def test_any_chunking_of_a_valid_stream_gives_the_same_events(
     points = data.draw(st.lists(st.integers(0, len(raw)), max_size=40))
 
     assert list(parse_generate_stream(split_at(raw, points))) == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    contents=st.lists(st.text(max_size=10), min_size=1, max_size=10),
-    data=st.data(),
-)
-def test_any_chunking_of_a_chat_stream_gives_the_same_deltas(
-    contents: list[str], data: st.DataObject
-) -> None:
-    chunks = [
-        {
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": None}],
-        }
-        for c in contents
-    ]
-    raw = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks).encode() + b"data: [DONE]\n\n"
-    points = data.draw(st.lists(st.integers(0, len(raw)), max_size=40))
-
-    assert [d.content for d in parse_chat_stream(split_at(raw, points))] == contents
-
-
-@settings(max_examples=300, deadline=None)
-@given(raw=st.binary(max_size=300), data=st.data())
-def test_iter_lines_is_the_same_for_any_chunking(raw: bytes, data: st.DataObject) -> None:
-    points = data.draw(st.lists(st.integers(0, len(raw)), max_size=20))
-
-    assert list(iter_lines(split_at(raw, points))) == list(iter_lines([raw]))
-
-
-@settings(max_examples=300, deadline=None)
-@given(raw=st.binary(max_size=300), data=st.data())
-def test_iter_sse_data_is_the_same_for_any_chunking(raw: bytes, data: st.DataObject) -> None:
-    points = data.draw(st.lists(st.integers(0, len(raw)), max_size=20))
-
-    def outcome(parts: list[bytes]) -> tuple[list[str], type[Exception] | None]:
-        received: list[str] = []
-        try:
-            received.extend(iter_sse_data(parts))
-        except StreamParseError as exc:
-            return received, type(exc)
-        return received, None
-
-    assert outcome(split_at(raw, points)) == outcome([raw])
 
 
 SSE_ALPHABET = st.sampled_from(

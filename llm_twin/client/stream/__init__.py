@@ -1,0 +1,29 @@
+"""Read what a TGI endpoint streams back through SageMaker, in layers of plain generators:
+
+    sagemaker.payload_parts(response["Body"])  ->  bytes       (SageMaker's events; errors raise)
+    tgi.parse_generate_stream(parts)           ->  TokenEvent  (TGI's `generate_stream`)
+    chat.parse_chat_stream(parts)              ->  ChatDelta   (the Messages API, until `[DONE]`)
+
+Lines and server-sent events are split by `llm_twin.protocol.sse`, the one splitter.
+"""
+
+from llm_twin.client.stream.chat import ChatDelta, parse_chat_stream
+from llm_twin.client.stream.sagemaker import payload_parts
+from llm_twin.client.stream.tgi import (
+    FinishReason,
+    StreamDetails,
+    Token,
+    TokenEvent,
+    parse_generate_stream,
+)
+
+__all__ = [
+    "ChatDelta",
+    "FinishReason",
+    "StreamDetails",
+    "Token",
+    "TokenEvent",
+    "parse_chat_stream",
+    "parse_generate_stream",
+    "payload_parts",
+]
