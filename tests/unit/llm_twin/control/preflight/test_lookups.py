@@ -17,7 +17,7 @@ import pytest
 from llm_twin.config import Secret, Settings, build_settings
 from llm_twin.control.preflight import checks as preflight
 from llm_twin.control.preflight.lookups import probe_hub, read_hub_model, read_local_model
-from tests.system.test_preflight import LLAMA_8B, inputs
+from tests.support.preflight import LLAMA_8B, inputs
 
 INDEX = {"metadata": {"total_size": 16_060_522_496}, "weight_map": {}}
 ROUTES = {

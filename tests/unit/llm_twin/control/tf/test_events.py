@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llm_twin.control.tf.display import render
 from llm_twin.control.tf.events import (
     ApplyComplete,
     ApplyErrored,
@@ -33,20 +34,8 @@ from llm_twin.control.tf.events import (
     first_error,
     parse_line,
     parse_stream,
-    render,
 )
-from tests.conftest import FIXTURES_DIR
-
-FIXTURES = FIXTURES_DIR / "terraform"
-
-
-def events_of(name: str) -> list:
-    return list(parse_stream([(FIXTURES / name).read_bytes()]))
-
-
-def of_type(events: list, kind: type) -> list:
-    return [e for e in events if isinstance(e, kind)]
-
+from tests.support.terraform_streams import FIXTURES, events_of, of_type
 
 # -- recorded streams -----------------------------------------------------------
 
@@ -72,28 +61,9 @@ def test_apply_complete_keeps_action_and_elapsed_time() -> None:
     assert (slow.action, slow.elapsed_seconds) == ("create", 1)
 
 
-def test_apply_complete_renders_as_one_line() -> None:
-    slow = ApplyComplete("module.s3.aws_s3_bucket.this", "create", 2, "b-123")
-    assert render(slow) == "+ module.s3.aws_s3_bucket.this  created (2s)"
-
-
-def test_destroy_renders_minus_destroyed() -> None:
-    lines = [render(e) for e in of_type(events_of("destroy.jsonl"), ApplyComplete)]
-    assert "- module.store.terraform_data.this  destroyed (0s)" in lines
-
-
 def test_plan_summary_counts() -> None:
     (summary,) = of_type(events_of("plan.jsonl"), ChangeSummary)
     assert summary == ChangeSummary(add=4, change=0, remove=0, imported=0, operation="plan")
-
-
-def test_plan_summary_renders_like_terraform() -> None:
-    assert render(ChangeSummary(3, 0, 1)) == "Plan: 3 to add, 0 to change, 1 to destroy."
-
-
-def test_apply_summary_renders_like_terraform() -> None:
-    (summary,) = of_type(events_of("apply.jsonl"), ChangeSummary)
-    assert render(summary) == "Apply complete! Resources: 4 added, 0 changed, 0 destroyed."
 
 
 def test_planned_change_keeps_the_reason() -> None:
@@ -117,20 +87,6 @@ def test_invalid_config_diagnostic_is_typed() -> None:
         filename="main.tf",
         line=2,
     )
-
-
-def test_diagnostic_renders_on_one_line() -> None:
-    diagnostic = first_error(events_of("apply_errored.jsonl"))
-    assert diagnostic is not None
-    line = render(diagnostic)
-    assert "\n" not in line
-    assert line.startswith("Error: local-exec provisioner error: Error running command")
-    assert line.endswith("(terraform_data.broken)")
-
-
-def test_apply_errored_names_the_resource() -> None:
-    (errored,) = of_type(events_of("apply_errored.jsonl"), ApplyErrored)
-    assert render(errored) == "! terraform_data.broken  create failed (0s)"
 
 
 def test_provisioner_output_keeps_utf8() -> None:
@@ -198,11 +154,6 @@ def test_crlf_line_endings_are_stripped() -> None:
     assert LogEvent("crlf line") in events_of("awkward.jsonl")
 
 
-def test_import_counts_render_first_like_terraform() -> None:
-    (summary,) = of_type(events_of("awkward.jsonl"), ChangeSummary)
-    assert render(summary) == "Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."
-
-
 def test_bytes_lines_are_decoded() -> None:
     assert parse_line(b'{"type":"log","@message":"caf\xc3\xa9"}') == LogEvent("café")
 
@@ -224,13 +175,6 @@ def test_line_buffer_joins_split_utf8() -> None:
     data = "ünïcode\n".encode()
     assert buffer.feed(data[:1]) == []
     assert buffer.feed(data[1:]) == ["ünïcode"]
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.jsonl")))
-def test_every_event_renders_to_one_line(name: str) -> None:
-    for event in events_of(name):
-        line = render(event)
-        assert line and "\n" not in line and '{"' not in line
 
 
 # -- properties ---------------------------------------------------------------------
