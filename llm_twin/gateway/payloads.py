@@ -16,11 +16,25 @@ from typing import Any
 
 from llm_twin.errors import GatewayRequestError
 from llm_twin.protocol.text import json_text_problem
+from llm_twin.protocol.tgi import (
+    CHAT_TEMPERATURE,
+    CHAT_TOP_P,
+    MAX_NEW_TOKENS,
+    MAX_STOP_SEQUENCES,
+    OPENAI_PENALTY,
+    REPETITION_PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    Interval,
+)
 
 __all__ = ["ChatRequest", "GenerateRequest", "parse_chat", "parse_generate", "parse_json"]
 
 MAX_NEW_TOKENS_LIMIT = 8192
-"""Far above what MAX_TOTAL_TOKENS allows on our endpoints; TGI enforces the real bound."""
+"""The gateway's own cap, far above what MAX_TOTAL_TOKENS allows on our endpoints; TGI enforces
+the real bound. Every other range is TGI's (`llm_twin.protocol.tgi`)."""
 CHAT_ROLES = ("system", "user", "assistant")
 
 
@@ -62,21 +76,28 @@ def parse_json(body: bytes) -> Any:
     return value
 
 
-def _integer(lo: int, hi: int) -> Callable[[str, Any], int]:
+def _integer(allowed: Interval) -> Callable[[str, Any], int]:
     def check(name: str, value: Any) -> int:
-        if type(value) is not int or not lo <= value <= hi:
-            raise _invalid(f"{name} must be a whole number from {lo} to {hi}, got {json.dumps(value)}")
+        if type(value) is not int or value not in allowed:
+            raise _invalid(f"{name} must be a whole number {allowed}, got {json.dumps(value)}")
         return value
 
     return check
 
 
-def _number(allowed: str, ok: Callable[[float], bool]) -> Callable[[str, Any], float | None]:
+def _number(allowed: Interval, *, whole: bool = False) -> Callable[[str, Any], float | None]:
+    what = f"a whole number {allowed}, or null" if whole else f"a number {allowed}, or null"
+
     def check(name: str, value: Any) -> float | None:
         if value is None:
             return None
-        if type(value) not in (int, float) or not math.isfinite(value) or not ok(value):
-            raise _invalid(f"{name} must be {allowed}, got {json.dumps(value)}")
+        if (
+            type(value) not in (int, float)
+            or not math.isfinite(value)
+            or value not in allowed
+            or (whole and value != int(value))
+        ):
+            raise _invalid(f"{name} must be {what}, got {json.dumps(value)}")
         return value
 
     return check
@@ -91,37 +112,41 @@ def _boolean(name: str, value: Any) -> bool:
 def _stop(name: str, value: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or len(value) > 4 or not all(isinstance(s, str) and s for s in value):
-        raise _invalid(f"{name} must be a non-empty string or a list of up to 4, got {json.dumps(value)}")
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_STOP_SEQUENCES
+        or not all(isinstance(s, str) and s for s in value)
+    ):
+        raise _invalid(
+            f"{name} must be a non-empty string or a list of up to {MAX_STOP_SEQUENCES}, got {json.dumps(value)}"
+        )
     return value
 
 
-_SEED = _integer(0, 2**64 - 1)
-_TEMPERATURE = _number("a number > 0, or null", lambda v: v > 0)
-_TOP_P = _number("a number in (0, 1), or null", lambda v: 0 < v < 1)
-_PENALTY = _number("a number > 0, or null", lambda v: v > 0)
+_NEW_TOKENS = _integer(MAX_NEW_TOKENS.interval.capped(MAX_NEW_TOKENS_LIMIT))
+_SEED = _integer(SEED.interval)
 
 GENERATE_PARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    "max_new_tokens": _integer(1, MAX_NEW_TOKENS_LIMIT),
-    "temperature": _TEMPERATURE,
-    "top_p": _TOP_P,
-    "top_k": _number("a whole number >= 1, or null", lambda v: v >= 1 and v == int(v)),
-    "repetition_penalty": _PENALTY,
+    MAX_NEW_TOKENS.name: _NEW_TOKENS,
+    TEMPERATURE.name: _number(TEMPERATURE.interval),
+    TOP_P.name: _number(TOP_P.interval),
+    TOP_K.name: _number(TOP_K.interval, whole=True),
+    REPETITION_PENALTY.name: _number(REPETITION_PENALTY.interval),
     "do_sample": _boolean,
-    "seed": _SEED,
+    SEED.name: _SEED,
     "stop": _stop,
     "details": _boolean,
     "return_full_text": _boolean,
 }
 CHAT_PARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    "max_tokens": _integer(1, MAX_NEW_TOKENS_LIMIT),
+    "max_tokens": _NEW_TOKENS,
     # The Messages API takes OpenAI's meanings: temperature 0 is greedy, top_p 1 no cut.
-    "temperature": _number("a number from 0 to 2, or null", lambda v: 0 <= v <= 2),
-    "top_p": _number("a number in (0, 1], or null", lambda v: 0 < v <= 1),
-    "seed": _SEED,
+    CHAT_TEMPERATURE.name: _number(CHAT_TEMPERATURE.interval),
+    CHAT_TOP_P.name: _number(CHAT_TOP_P.interval),
+    SEED.name: _SEED,
     "stop": _stop,
-    "frequency_penalty": _number("a number from -2 to 2, or null", lambda v: -2 <= v <= 2),
-    "presence_penalty": _number("a number from -2 to 2, or null", lambda v: -2 <= v <= 2),
+    "frequency_penalty": _number(OPENAI_PENALTY),
+    "presence_penalty": _number(OPENAI_PENALTY),
 }
 # Sent by OpenAI's clients but meaningless to one endpoint: accepted and dropped.
 CHAT_IGNORED = frozenset({"model", "user", "n", "stream_options"})

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from llm_twin.errors import ValidationError
-
-FinishReason = Literal["length", "eos_token", "stop_sequence"]
+from llm_twin.protocol.tgi import (
+    CHAT_TOP_P,
+    MAX_NEW_TOKENS,
+    MAX_STOP_SEQUENCES,
+    REPETITION_PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    Rule,
+    stop_count_message,
+)
+from llm_twin.protocol.tgi import FinishReason as FinishReason  # the server's modules read it here
 
 DEFAULT_MAX_NEW_TOKENS = 100
-MAX_STOP_SEQUENCES = 4
 _MISSING = object()
 
 
@@ -232,23 +241,21 @@ def parse_chat_parameters(body: dict[str, Any]) -> GenerateParameters:
 
 
 def check_parameters(params: GenerateParameters, limits: Limits) -> None:
-    """TGI's range checks, in TGI's order."""
-    if params.temperature is not None and params.temperature <= 0.0:
-        raise ValidationError("`temperature` must be strictly positive")
-    if params.repetition_penalty is not None and params.repetition_penalty <= 0.0:
-        raise ValidationError("`repetition_penalty` must be strictly positive")
-    if params.top_p is not None and not 0.0 < params.top_p <= 1.0:
-        raise ValidationError("`top_p` must be > 0.0 and <= 1.0")
-    if params.top_k is not None and params.top_k <= 0:
-        raise ValidationError("`top_k` must be strictly positive")
-    if params.max_new_tokens is not None and params.max_new_tokens <= 0:
-        raise ValidationError("`max_new_tokens` must be strictly positive")
+    """TGI's range checks, in TGI's order (the ranges and messages are `llm_twin.protocol.tgi`)."""
+    ranged: tuple[tuple[Rule, float | None], ...] = (
+        (TEMPERATURE, params.temperature),
+        (REPETITION_PENALTY, params.repetition_penalty),
+        (CHAT_TOP_P, params.top_p),  # 1 passes here, as it always has (see CHAT_TOP_P)
+        (TOP_K, params.top_k),
+        (MAX_NEW_TOKENS, params.max_new_tokens),
+    )
+    for rule, value in ranged:
+        if value is not None and value not in rule.interval:
+            raise ValidationError(rule.tgi_message)
     if len(params.stop) > limits.max_stop_sequences:
-        raise ValidationError(
-            f"`stop` supports up to {limits.max_stop_sequences} stop sequences. Given: {len(params.stop)}"
-        )
-    if params.seed is not None and not 0 <= params.seed < 2**64:
-        raise ValidationError("`seed` must be positive")
+        raise ValidationError(stop_count_message(limits.max_stop_sequences, len(params.stop)))
+    if params.seed is not None and params.seed not in SEED.interval:
+        raise ValidationError(SEED.tgi_message)
 
 
 def validate(

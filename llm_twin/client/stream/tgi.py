@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from llm_twin.client.stream.events import event_object
 from llm_twin.errors import InferenceError, StreamParseError
 from llm_twin.protocol.sse import sse_batches
+from llm_twin.protocol.tgi import FinishReason
 
 __all__ = ["FinishReason", "StreamDetails", "Token", "TokenEvent", "parse_generate_stream"]
-
-FinishReason = Literal["length", "eos_token", "stop_sequence"]
 
 
 @dataclass(frozen=True, slots=True)
