@@ -12,7 +12,6 @@ variable "region" {
 variable "name_prefix" {
   description = "Project prefix every resource name starts with (3-24 lowercase letters, digits or hyphens)."
   type        = string
-  default     = "llm-twin"
   nullable    = false
 
   validation {
@@ -55,30 +54,29 @@ variable "artifact_bucket_name" {
 variable "force_destroy" {
   description = "Let destroy delete the bucket and repository while they still hold objects or images. true for throwaway stacks."
   type        = bool
-  default     = false
   nullable    = false
 }
 
 variable "endpoint" {
-  description = "The SageMaker endpoint; see modules/sagemaker_endpoint/variables.tf for each attribute's allowed values."
+  description = "The SageMaker endpoint; see modules/sagemaker_endpoint/variables.tf for each attribute's allowed values. The CLI renders every attribute from its settings (llm_twin/config/model.py owns the defaults); the optional ones are null or empty unless set, and tgi_image_tag is needed when image_uri is null."
   type = object({
     name                                              = string
-    instance_type                                     = optional(string, "ml.g5.2xlarge")
-    instance_count                                    = optional(number, 1)
+    instance_type                                     = string
+    instance_count                                    = number
     image_uri                                         = optional(string)
-    tgi_image_tag                                     = optional(string, "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
+    tgi_image_tag                                     = optional(string)
     hf_model_id                                       = string
     model_data_s3_uri                                 = optional(string)
-    num_gpus                                          = optional(number, 1)
-    max_input_tokens                                  = optional(number, 2048)
-    max_total_tokens                                  = optional(number, 4096)
-    max_batch_total_tokens                            = optional(number, 8192)
-    max_batch_prefill_tokens                          = optional(number, 2048)
+    num_gpus                                          = number
+    max_input_tokens                                  = number
+    max_total_tokens                                  = number
+    max_batch_total_tokens                            = number
+    max_batch_prefill_tokens                          = number
     quantize                                          = optional(string)
-    messages_api_enabled                              = optional(bool, false)
+    messages_api_enabled                              = bool
     extra_environment                                 = optional(map(string), {})
-    container_startup_health_check_timeout_in_seconds = optional(number, 900)
-    model_data_download_timeout_in_seconds            = optional(number, 1200)
+    container_startup_health_check_timeout_in_seconds = number
+    model_data_download_timeout_in_seconds            = number
     volume_size_in_gb                                 = optional(number)
   })
   nullable = false
@@ -139,14 +137,13 @@ variable "hf_token" {
 variable "autoscaling" {
   description = "Target tracking on invocations per instance: enabled, min_capacity, max_capacity, target_invocations_per_instance, scale_in_cooldown, scale_out_cooldown."
   type = object({
-    enabled                         = optional(bool, false)
-    min_capacity                    = optional(number, 1)
-    max_capacity                    = optional(number, 2)
-    target_invocations_per_instance = optional(number, 5)
-    scale_in_cooldown               = optional(number, 600)
-    scale_out_cooldown              = optional(number, 300)
+    enabled                         = bool
+    min_capacity                    = number
+    max_capacity                    = number
+    target_invocations_per_instance = number
+    scale_in_cooldown               = number
+    scale_out_cooldown              = number
   })
-  default  = {}
   nullable = false
 
   validation {
@@ -188,13 +185,12 @@ variable "ecr" {
 variable "rollout" {
   description = "Blue/green traffic shifting of endpoint updates: mode (none, all_at_once, canary, linear), canary_percent, linear_step_percent, wait_interval_in_seconds, termination_wait_in_seconds; see modules/sagemaker_endpoint."
   type = object({
-    mode                        = optional(string, "all_at_once")
-    canary_percent              = optional(number, 10)
-    linear_step_percent         = optional(number, 25)
-    wait_interval_in_seconds    = optional(number, 300)
-    termination_wait_in_seconds = optional(number, 0)
+    mode                        = string
+    canary_percent              = number
+    linear_step_percent         = number
+    wait_interval_in_seconds    = number
+    termination_wait_in_seconds = number
   })
-  default  = {}
   nullable = false
 
   validation {
@@ -219,18 +215,17 @@ variable "rollout" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms that roll an update back, each switchable: invocation_5xx_*, latency_p99_* (ms), setup_time_* (s), period_seconds, evaluation_periods; see modules/sagemaker_endpoint."
+  description = "CloudWatch alarms that roll an update back, each switchable: invocation_5xx_*, latency_p99_* (ms), setup_time_* (s), period_seconds, evaluation_periods (null: the module's defaults); see modules/sagemaker_endpoint."
   type = object({
-    invocation_5xx_enabled       = optional(bool, true)
-    invocation_5xx_threshold     = optional(number, 1)
-    latency_p99_enabled          = optional(bool, true)
-    latency_p99_threshold_ms     = optional(number, 30000)
-    setup_time_enabled           = optional(bool, true)
-    setup_time_threshold_seconds = optional(number, 900)
-    period_seconds               = optional(number, 60)
-    evaluation_periods           = optional(number, 3)
+    invocation_5xx_enabled       = bool
+    invocation_5xx_threshold     = number
+    latency_p99_enabled          = bool
+    latency_p99_threshold_ms     = number
+    setup_time_enabled           = bool
+    setup_time_threshold_seconds = number
+    period_seconds               = optional(number)
+    evaluation_periods           = optional(number)
   })
-  default  = {}
   nullable = false
 
   validation {
@@ -252,22 +247,20 @@ variable "alarms" {
 variable "scheduled_scaling" {
   description = "Scale in to autoscaling.min_capacity outside working hours: enabled, scale_in_cron, scale_out_cron, timezone. Acts only with autoscaling.enabled."
   type = object({
-    enabled        = optional(bool, false)
-    scale_in_cron  = optional(string, "cron(0 19 ? * MON-FRI *)")
-    scale_out_cron = optional(string, "cron(0 7 ? * MON-FRI *)")
-    timezone       = optional(string, "UTC")
+    enabled        = bool
+    scale_in_cron  = string
+    scale_out_cron = string
+    timezone       = string
   })
-  default  = {}
   nullable = false
 }
 
 variable "async_inference" {
   description = "Asynchronous inference, writing to s3://<artifact bucket>/async/output/ (errors to async/failure/): enabled, max_concurrent_invocations_per_instance (1-1000)."
   type = object({
-    enabled                                 = optional(bool, false)
-    max_concurrent_invocations_per_instance = optional(number, 4)
+    enabled                                 = bool
+    max_concurrent_invocations_per_instance = number
   })
-  default  = {}
   nullable = false
 
   validation {

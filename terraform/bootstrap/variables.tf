@@ -12,7 +12,6 @@ variable "region" {
 variable "name_prefix" {
   description = "Project prefix every resource name starts with (3-24 lowercase letters, digits or hyphens)."
   type        = string
-  default     = "llm-twin"
   nullable    = false
 
   validation {

@@ -18,7 +18,9 @@ import pytest
 
 from llm_twin.config import Settings
 from llm_twin.control import tfvars
-from llm_twin.control.deploy.deployment import LOCAL_ADMIN, Deployment, StackPaths
+from llm_twin.control.deploy.deployment import Deployment
+from llm_twin.control.deploy.stacks import StackPaths
+from llm_twin.control.identity import LOCAL_ADMIN
 from llm_twin.control.state import backend as state_backend
 from tests.conftest import client, private_target, settings_for
 

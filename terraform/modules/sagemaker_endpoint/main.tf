@@ -3,6 +3,13 @@ data "aws_sagemaker_prebuilt_ecr_image" "tgi" {
 
   repository_name = "huggingface-pytorch-tgi-inference"
   image_tag       = var.tgi_image_tag
+
+  lifecycle {
+    precondition {
+      condition     = var.tgi_image_tag != null
+      error_message = "tgi_image_tag is needed when image_uri is null: the image is looked up by it."
+    }
+  }
 }
 
 locals {

@@ -32,14 +32,13 @@ variable "image_uri" {
 }
 
 variable "tgi_image_tag" {
-  description = "Full tag of the huggingface-pytorch-tgi-inference DLC, e.g. 2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04. Used when image_uri is null."
+  description = "Full tag of the huggingface-pytorch-tgi-inference DLC, e.g. 2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04 (the CLI resolves it from TGI_VERSION). Needed when image_uri is null."
   type        = string
-  default     = "2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = can(regex("^[0-9.]+-tgi[0-9.]+-(gpu|cpu)-py[0-9]+(-[a-z0-9.]+)*$", var.tgi_image_tag))
-    error_message = "tgi_image_tag must be a full TGI DLC tag like 2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04."
+    condition     = var.tgi_image_tag == null || can(regex("^[0-9.]+-tgi[0-9.]+-(gpu|cpu)-py[0-9]+(-[a-z0-9.]+)*$", coalesce(var.tgi_image_tag, "none")))
+    error_message = "tgi_image_tag must be null or a full TGI DLC tag like 2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04."
   }
 }
 
@@ -75,7 +74,6 @@ variable "model_data_s3_uri" {
 variable "instance_type" {
   description = "SageMaker hosting instance type, e.g. ml.g5.2xlarge. Must start with 'ml.'."
   type        = string
-  default     = "ml.g5.2xlarge"
   nullable    = false
 
   validation {
@@ -87,7 +85,6 @@ variable "instance_type" {
 variable "instance_count" {
   description = "Instances the variant starts with (>= 1). With autoscaling on, min_capacity is used instead."
   type        = number
-  default     = 1
   nullable    = false
 
   validation {
@@ -111,7 +108,6 @@ variable "variant_name" {
 variable "num_gpus" {
   description = "SM_NUM_GPUS: GPUs TGI shards the model across (1-8); must match the instance type."
   type        = number
-  default     = 1
   nullable    = false
 
   validation {
@@ -121,19 +117,13 @@ variable "num_gpus" {
 }
 
 variable "token_limits" {
-  description = "TGI token limits: max_input_tokens < max_total_tokens <= max_batch_total_tokens, and max_batch_prefill_tokens >= max_input_tokens."
+  description = "TGI token limits: max_input_tokens < max_total_tokens <= max_batch_total_tokens, and max_batch_prefill_tokens >= max_input_tokens (the rules of llm_twin/config/tokens.py, checked equal by tests/terraform/test_variables.py)."
   type = object({
     max_input_tokens         = number
     max_total_tokens         = number
     max_batch_total_tokens   = number
     max_batch_prefill_tokens = number
   })
-  default = {
-    max_input_tokens         = 2048
-    max_total_tokens         = 4096
-    max_batch_total_tokens   = 8192
-    max_batch_prefill_tokens = 2048
-  }
   nullable = false
 
   validation {
@@ -171,7 +161,6 @@ variable "quantize" {
 variable "messages_api_enabled" {
   description = "MESSAGES_API_ENABLED: when true, /invocations speaks the OpenAI-style Messages API instead of TGI's generate payload."
   type        = bool
-  default     = false
   nullable    = false
 }
 
@@ -190,7 +179,6 @@ variable "extra_environment" {
 variable "container_startup_health_check_timeout_in_seconds" {
   description = "Seconds SageMaker waits for /ping after the container starts (60-3600). LLMs need minutes to load."
   type        = number
-  default     = 900
   nullable    = false
 
   validation {
@@ -202,7 +190,6 @@ variable "container_startup_health_check_timeout_in_seconds" {
 variable "model_data_download_timeout_in_seconds" {
   description = "Seconds SageMaker allows to download model data to the instance (60-3600)."
   type        = number
-  default     = 1200
   nullable    = false
 
   validation {
