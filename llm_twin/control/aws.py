@@ -94,7 +94,9 @@ class AwsClients:
         try:
             answer = self.client("sagemaker").describe_endpoint(EndpointName=name)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ValidationException" and "not find" in str(exc).lower():
+            # DescribeEndpoint takes only the name: its ValidationException is "Could not find
+            # endpoint" (SageMaker has no ResourceNotFound code for it), so the code alone decides.
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
                 raise EndpointNotFoundError(f"no endpoint named {name!r}") from exc
             raise AwsError(f"DescribeEndpoint {name!r} failed: {exc}") from exc
         return EndpointState(
