@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndpoint
 from llm_twin.client.stream.tgi import TokenEvent
+from llm_twin.config import build_settings
+from llm_twin.config.credentials import Credentials
 from llm_twin.errors import IncompleteGenerationError, InferenceError, ModelStreamError
 from tests.conftest import FIXTURES_DIR
 from tests.support.streams import RawStream, random_split
@@ -170,3 +172,34 @@ def test_a_consumer_that_stops_early_closes_the_http_body(replay: Replay) -> Non
     assert replay.raw is not None and not replay.raw.closed
     stream.close()
     assert replay.raw.closed
+
+
+# --- construction ----------------------------------------------------------------------------
+
+
+def test_from_settings_calls_as_the_given_identity_in_the_configured_region_and_target() -> None:
+    settings = build_settings({"target": "local", "region": "eu-west-1", "local.port": 4599})
+    keys = Credentials(access_key_id="AKIAINFERENCE", secret_access_key="secret")
+
+    llm = LLMInferenceSagemakerEndpoint.from_settings(settings, credentials=keys, read_timeout=7)
+
+    assert llm.endpoint_name == settings.names.endpoint
+    for client in (llm.client, llm.sagemaker_client):
+        assert client.meta.region_name == "eu-west-1"
+        assert client.meta.endpoint_url == "http://127.0.0.1:4599"
+        assert client._request_signer._credentials.access_key == "AKIAINFERENCE"
+    assert llm.client.meta.service_model.service_name == "sagemaker-runtime"
+    assert llm.sagemaker_client.meta.service_model.service_name == "sagemaker"
+    assert llm.client.meta.config.read_timeout == 7
+    assert llm.client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_a_copy_shares_the_clients_but_not_the_payload() -> None:
+    llm = LLMInferenceSagemakerEndpoint("twin", object(), sagemaker_client=object(), throttle_backoff=0)
+    llm.set_payload("first", {"seed": 1})
+
+    fresh = llm.copy()
+
+    assert (fresh.client, fresh.sagemaker_client) == (llm.client, llm.sagemaker_client)
+    assert fresh.payload == llm.default_payload and fresh.payload is not llm.payload
+    assert fresh.throttle_backoff == 0
