@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import boto3
 from botocore.config import Config
@@ -193,6 +193,16 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
         yield GenerationResult(final_text, finish_reason, generated_tokens)
 
     # -- Messages API --------------------------------------------------------------------------
+
+    @overload
+    def chat(
+        self, messages: list[dict[str, str]], *, stream: Literal[False] = False, **parameters: Any
+    ) -> ChatResult: ...
+
+    @overload
+    def chat(
+        self, messages: list[dict[str, str]], *, stream: Literal[True], **parameters: Any
+    ) -> Iterator[ChatDelta | ChatResult]: ...
 
     def chat(
         self, messages: list[dict[str, str]], *, stream: bool = False, **parameters: Any

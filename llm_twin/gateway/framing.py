@@ -1,7 +1,7 @@
 """Server-sent event bytes for browsers (pure logic, no I/O).
 
 `/generate_stream` frames are TGI's own, so TGI clients (huggingface_hub, our
-`llm_twin.client.stream`) read the gateway as they read TGI. `/v1/chat/completions` frames are
+`llm_twin.client.stream.tgi`) read the gateway as they read TGI. `/v1/chat/completions` frames are
 OpenAI's `chat.completion.chunk`s ending with `data: [DONE]`. A failure becomes one
 error event in the same shape TGI or OpenAI use, plus `partial_text`: the text the
 browser already has, so it can keep it.
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from llm_twin.client.stream import ChatDelta, TokenEvent
+from llm_twin.client.stream.chat import ChatDelta
+from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.errors import (
     GENERATION_ERRORS,
     AwsError,
@@ -93,7 +94,7 @@ def chat_error(exc: LlmTwinError) -> dict[str, object]:
     return {"error": {"message": str(exc), "type": error_type(exc)}, "partial_text": _partial(exc)}
 
 
-def error_frame(payload: dict) -> bytes:
+def error_frame(payload: dict[str, object]) -> bytes:
     return _frame(_encode(payload))
 
 
@@ -123,7 +124,9 @@ def chat_chunk(identity: ChatStreamIdentity, delta: ChatDelta) -> bytes:
     return _frame(_encode(chunk))
 
 
-def chat_completion(identity: ChatStreamIdentity, content: str, finish_reason: str | None) -> dict:
+def chat_completion(
+    identity: ChatStreamIdentity, content: str, finish_reason: str | None
+) -> dict[str, object]:
     """The non-streaming answer, `chat.completion`."""
     return {
         "id": identity.id,

@@ -98,7 +98,8 @@ def _number(allowed: Interval, *, whole: bool = False) -> Callable[[str, Any], f
             or (whole and value != int(value))
         ):
             raise _invalid(f"{name} must be {what}, got {json.dumps(value)}")
-        return value
+        number: float = value
+        return number
 
     return check
 

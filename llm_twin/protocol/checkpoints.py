@@ -100,9 +100,9 @@ def classify(root: Path, relative_paths: list[str]) -> tuple[WeightFormat, tuple
             f"{root} mixes safetensors and pickle weights ({by_format['safetensors'][0]} and "
             f"{by_format['pickle'][0]}): keep one format, so it is clear which weights are served"
         )
-    for kind in ("safetensors", "pickle"):
-        if by_format[kind]:
-            return kind, tuple(by_format[kind])  # type: ignore[return-value]
+    for found in by_format:
+        if by_format[found]:
+            return found, tuple(by_format[found])
     raise CheckpointError(
         f"{root} is not a checkpoint: it has config.json but no weights (expected *.safetensors, "
         "or pytorch_model*.bin with --convert)"
