@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -59,7 +60,7 @@ class AlarmState:
     reason: str = ""
 
 
-def _rollout(config: dict | None) -> str | None:
+def _rollout(config: dict[str, Any] | None) -> str | None:
     """LastDeploymentConfig in a few words: the strategy and its step size."""
     routing = ((config or {}).get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration")
     if not routing:
@@ -79,7 +80,7 @@ class AwsClients:
         self.session = boto3.Session(**credentials.session_arguments(), region_name=region)
         self.endpoint_url = endpoint_url
 
-    def client(self, service: str, config: Config | None = None):
+    def client(self, service: str, config: Config | None = None) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
 
     def identity(self) -> Identity:
@@ -135,7 +136,10 @@ class AwsClients:
             config = self.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)
         except ClientError:
             return None
-        return (config.get("AsyncInferenceConfig") or {}).get("OutputConfig", {}).get("S3OutputPath")
+        path: str | None = (
+            (config.get("AsyncInferenceConfig") or {}).get("OutputConfig", {}).get("S3OutputPath")
+        )
+        return path
 
     def describe_alarms(self, names: list[str]) -> list[AlarmState]:
         """State of each named alarm, in the order given; a name CloudWatch does not know is MISSING."""

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from llm_twin.control.aws import Credentials
+from llm_twin.config.credentials import Credentials
 from llm_twin.errors import BootstrapRequiredError, StateError
 
 

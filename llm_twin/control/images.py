@@ -43,7 +43,8 @@ class TgiImage:
 @cache
 def _catalogue() -> dict[str, Any]:
     path = metadata.distribution("sagemaker-core").locate_file(CATALOGUE)
-    return json.loads(path.read_text())["inference"]
+    catalogue: dict[str, Any] = json.loads(path.read_text())["inference"]
+    return catalogue
 
 
 def supported_versions() -> list[str]:

@@ -122,7 +122,8 @@ class ModelStore:
                 return None
             raise _fail(f"reading {self.uri(prefix + MANIFEST)}", exc) from exc
         try:
-            return json.loads(body)
+            manifest: dict[str, Any] = json.loads(body)
+            return manifest
         except ValueError:
             return None
 

@@ -58,7 +58,7 @@ def lookup_identity(clients: AwsClients) -> IdentityLookup:
 
 
 def _no_such_quota(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "NoSuchResourceException"
+    return bool(exc.response["Error"]["Code"] == "NoSuchResourceException")
 
 
 def lookup_endpoint_quota(clients: AwsClients, instance_type: str) -> QuotaLookup:
@@ -144,7 +144,8 @@ def read_s3_model(clients: AwsClients, uri: str, *, path_style: bool) -> ModelLo
 
     def get(key: str) -> bytes | None:
         try:
-            return s3.get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+            body: bytes = s3.get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+            return body
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None

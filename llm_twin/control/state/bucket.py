@@ -64,7 +64,8 @@ def _code(exc: ClientError) -> str:
 def _read(call: Any, missing: tuple[str, ...], **kwargs: Any) -> dict[str, Any] | None:
     """A Get* call's response, or None when the property is not set (AWS answers an error)."""
     try:
-        return call(**kwargs)
+        answer: dict[str, Any] = call(**kwargs)
+        return answer
     except ClientError as exc:
         if _code(exc) in missing:
             return None

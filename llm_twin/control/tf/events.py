@@ -12,7 +12,7 @@ old binary) becomes a plain `LogEvent`, so the parser never raises on what terra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from llm_twin.control.tf.display import render
@@ -129,7 +129,7 @@ def parse_line(line: str | bytes) -> ProgressEvent | None:
 def parse_diagnostic(raw: Mapping[str, Any]) -> Diagnostic:
     """A diagnostic object (from the `-json` stream or `validate -json`) → `Diagnostic`."""
     start = (raw.get("range") or {}).get("start") or {}
-    severity = "warning" if raw.get("severity") == "warning" else "error"
+    severity: Literal["error", "warning"] = "warning" if raw.get("severity") == "warning" else "error"
     return Diagnostic(
         severity=severity,
         summary=_text(raw.get("summary")),
@@ -225,7 +225,9 @@ def _refresh_complete(m: Mapping[str, Any]) -> RefreshComplete:
     return RefreshComplete(_addr(hook), _opt(hook.get("id_value")))
 
 
-def _provision(phase: Literal["start", "progress", "complete", "errored"]):
+def _provision(
+    phase: Literal["start", "progress", "complete", "errored"],
+) -> Callable[[Mapping[str, Any]], ProvisionEvent]:
     def parse(m: Mapping[str, Any]) -> ProvisionEvent:
         hook = m["hook"]
         return ProvisionEvent(_addr(hook), _text(hook.get("provisioner")), phase, _text(hook.get("output")))
@@ -243,7 +245,7 @@ def _outputs(m: Mapping[str, Any]) -> OutputsEvent:
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], ProgressEvent]] = {
     "version": _version,
     "log": _log,
     "init_output": _log,
