@@ -19,6 +19,7 @@ from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
 from llm_twin.gateway.limits import ConnectionLimits, uvicorn_options
 from llm_twin_local.aws.daemon import free_port
+from tests.support.inference import inference_endpoint
 
 TOKEN = "test-gateway-token-0123456789"
 ALLOWED_ORIGIN = "http://allowed.example:3000"
@@ -82,7 +83,7 @@ def client_factory(
     deployment: Deployment, cls: type[LLMInferenceSagemakerEndpoint] = LLMInferenceSagemakerEndpoint
 ) -> Callable[[], LLMInferenceSagemakerEndpoint]:
     """A fresh client per request on the deployment's endpoint, sharing one boto3 client."""
-    base = LLMInferenceSagemakerEndpoint.from_settings(deployment.settings)
+    base = inference_endpoint(deployment.settings)
     return lambda: cls(base.endpoint_name, base.client)
 
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.client.stream import parse_chat_stream, parse_generate_stream
+from llm_twin.client.stream.chat import parse_chat_stream
+from llm_twin.client.stream.tgi import parse_generate_stream
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.errors import ModelStreamError
 from llm_twin_local.aws.daemon import free_port
+from tests.support.inference import inference_endpoint
 from tests.system.gateway.conftest import (
     ALLOWED_ORIGIN,
     MAX_BODY,
@@ -51,7 +53,7 @@ def test_generate_stream_is_tgi_sse_with_the_same_text_as_generate(
     assert all(e.generated_text is None for e in events[:-1])
     assert events[-1].details is not None and events[-1].details.generated_tokens == 12
 
-    client = LLMInferenceSagemakerEndpoint.from_settings(applied_stack.settings)
+    client = inference_endpoint(applied_stack.settings)
     client.set_payload(PROMPT, PARAMETERS)
     assert events[-1].generated_text == client.generate().text
 

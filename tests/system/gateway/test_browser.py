@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin.control.deploy.deployment import Deployment
+from tests.support.inference import inference_endpoint
 from tests.system.gateway.conftest import TOKEN, Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,7 +76,7 @@ def test_a_browser_sees_tokens_stream_in_and_the_same_text_as_generate(
     # generation keeps one stall of a busy machine from bunching the whole answer (48 tokens: 5 once).
     assert len(while_streaming) >= 6, f"tokens did not arrive incrementally: {seen}"
 
-    client = LLMInferenceSagemakerEndpoint.from_settings(applied_stack.settings)
+    client = inference_endpoint(applied_stack.settings)
     client.set_payload(PROMPT, {"max_new_tokens": MAX_NEW_TOKENS, "temperature": 0.7, "seed": SEED})
     assert page.text_content("#output") == client.generate().text
     assert page.evaluate("sessionStorage.getItem('llm-twin-gateway-token')") == TOKEN
