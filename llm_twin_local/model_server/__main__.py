@@ -20,9 +20,8 @@ from pathlib import Path
 
 import click
 
-from llm_twin.errors import LlmTwinError
-
 from .checkpoint import SIZES
+from .errors import ModelServerError
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -118,7 +117,7 @@ def main(
 
     try:
         serve(ServerSettings(model_dir=model_dir, **options), host=host, port=port, log_level=log_level)
-    except LlmTwinError as err:
+    except ModelServerError as err:
         click.echo(f"{type(err).__name__}: {err}", err=True)
         sys.exit(err.exit_code)
 

@@ -12,21 +12,30 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from llm_twin.errors import GenerationError, OverloadedError, ValidationError
+# The shared TGI parameter rules (`params`) raise the client's error; the server answers with its own.
+from llm_twin.errors import ValidationError as ParameterError
 from llm_twin.protocol.text import json_text_problem
 
 from . import wire
-from .engine import Engine, ErrorEvent, Event, Finished, TokenEvent
+from .engine import Engine, ErrorEvent, Finished, TokenEvent
+from .errors import (
+    BadRequestError,
+    GenerationError,
+    RequestError,
+    ShapeError,
+    TemplateError,
+    ValidationError,
+)
+from .generation import EventStreamResponse, Generation, wait_disconnect
 from .params import (
     GenerateRequest,
     Limits,
@@ -43,12 +52,12 @@ VERSION = "3.0.0"
 ROUTER = "llm-twin-model-server"
 
 
-class BadRequestError(GenerationError):
-    """The body is not JSON at all (HTTP 400, like axum's JSON extractor)."""
+class _ChatCommon(TypedDict):
+    """What every Messages API answer of one request repeats."""
 
-
-class ShapeError(ValidationError):
-    """The body is JSON but not of the request's shape (HTTP 422, before any generation)."""
+    model: str
+    fingerprint: str
+    created: int
 
 
 @dataclass(frozen=True)
@@ -80,69 +89,8 @@ async def _read_json(request: Request) -> Any:
 def _shape(parse: Callable[[], Any]) -> Any:
     try:
         return parse()
-    except ValidationError as err:
+    except ParameterError as err:
         raise ShapeError(f"Failed to deserialize the JSON body into the target type: {err}") from err
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-class _Generation:
-    """One engine sequence seen from asyncio: its events arrive on a queue."""
-
-    def __init__(self, engine: Engine, request: ValidRequest) -> None:
-        loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-
-        def sink(item: Event) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, item)
-
-        self.sequence = engine.submit(request, sink)
-
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            item = await self._queue.get()
-            yield item
-            if isinstance(item, ErrorEvent) or item.finished is not None:
-                return
-
-    def cancel(self) -> None:
-        self.sequence.cancel()
-
-
-class EventStreamResponse(Response):
-    """SSE that stops, and closes its event source, as soon as the client disconnects.
-
-    Starlette's StreamingResponse only notices a disconnect on ASGI < 2.4; this one
-    always listens for `http.disconnect` next to the stream.
-    """
-
-    media_type = "text/event-stream"
-
-    def __init__(self, events: AsyncIterator[bytes]) -> None:
-        self.events = events
-        self.status_code = 200
-        self.background = None
-        self.init_headers({"cache-control": "no-cache", "x-accel-buffering": "no"})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def pump() -> None:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async for chunk in self.events:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-        pumping = asyncio.ensure_future(pump())
-        watching = asyncio.ensure_future(_wait_disconnect(receive))
-        try:
-            await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pumping, watching):
-                task.cancel()
-            await asyncio.gather(pumping, watching, return_exceptions=True)
-            await self.events.aclose()
 
 
 class ModelServerApp:
@@ -162,10 +110,10 @@ class ModelServerApp:
             ids = self.engine.loaded.encode(request.inputs, add_special_tokens=request.add_special_tokens)
         try:
             return validate(request, ids, self.info.limits)
-        except ValidationError as err:
+        except ParameterError as err:
             raise ValidationError(f"Input validation error: {err}") from err
 
-    async def _finish(self, request: Request, generation: _Generation) -> Finished | None:
+    async def _finish(self, request: Request, generation: Generation) -> Finished | None:
         """Wait for the last token; None when the client went away first (its sequence is cancelled)."""
 
         async def last() -> Finished:
@@ -177,7 +125,7 @@ class ModelServerApp:
             raise GenerationError("Incomplete generation")
 
         finishing = asyncio.ensure_future(last())
-        watching = asyncio.ensure_future(_wait_disconnect(request.receive))
+        watching = asyncio.ensure_future(wait_disconnect(request.receive))
         try:
             await asyncio.wait({finishing, watching}, return_when=asyncio.FIRST_COMPLETED)
             if finishing.done():
@@ -192,7 +140,7 @@ class ModelServerApp:
     async def _generate(self, request: Request, parsed: GenerateRequest, *, as_list: bool) -> Response:
         valid = self._validate(parsed)
         started = time.monotonic()
-        done = await self._finish(request, _Generation(self.engine, valid))
+        done = await self._finish(request, Generation(self.engine, valid))
         if done is None:
             return Response(status_code=499)
         prompt = parsed.inputs if parsed.parameters.return_full_text else None
@@ -206,13 +154,12 @@ class ModelServerApp:
         }
         return JSONResponse([payload] if as_list else payload, headers=headers)
 
-    async def _token_events(self, parsed: GenerateRequest) -> AsyncIterator[TokenEvent | bytes]:
+    async def _token_events(self, parsed: GenerateRequest) -> AsyncGenerator[TokenEvent | bytes, None]:
         """Validate, submit and relay; errors become one SSE error event (bytes)."""
         try:
-            generation = _Generation(self.engine, self._validate(parsed))
-        except (ValidationError, OverloadedError) as err:
-            kind = "validation" if isinstance(err, ValidationError) else "overloaded"
-            yield event(wire.error_json(str(err), kind))
+            generation = Generation(self.engine, self._validate(parsed))
+        except RequestError as err:  # refused before it ran: validation, or a full queue
+            yield event(wire.error_json(str(err), err.error_type))
             return
         try:
             async for item in generation.events():
@@ -227,7 +174,7 @@ class ModelServerApp:
         prompt = parsed.inputs if parsed.parameters.return_full_text else None
         details = parsed.parameters.details
 
-        async def events() -> AsyncIterator[bytes]:
+        async def events() -> AsyncGenerator[bytes, None]:
             index = 0
             tokens = self._token_events(parsed)
             try:
@@ -282,22 +229,22 @@ class ModelServerApp:
         params = _shape(lambda: parse_chat_parameters(body))
         try:
             prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        except Exception as err:  # jinja raises anything; TGI answers 422 template_error
-            return _error(f"Template error: {err}", "template_error", 422)
+        except Exception as err:  # jinja raises anything
+            raise TemplateError(f"Template error: {err}") from err
         parsed = GenerateRequest(inputs=prompt, parameters=params, add_special_tokens=False)
         logprobs = bool(body.get("logprobs"))
         stream_options = body.get("stream_options") or {}
         include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
         created = int(time.time())
-        common = {"model": self.info.model_id, "fingerprint": self.fingerprint, "created": created}
+        common = _ChatCommon(model=self.info.model_id, fingerprint=self.fingerprint, created=created)
         if not body.get("stream"):
             valid = self._validate(parsed)
-            done = await self._finish(request, _Generation(self.engine, valid))
+            done = await self._finish(request, Generation(self.engine, valid))
             if done is None:
                 return Response(status_code=499)
             return JSONResponse(wire.chat_completion_json(done, logprobs=logprobs, **common))
 
-        async def events() -> AsyncIterator[bytes]:
+        async def events() -> AsyncGenerator[bytes, None]:
             tokens = self._token_events(parsed)
             try:
                 async for item in tokens:
@@ -366,11 +313,10 @@ class ModelServerApp:
         return JSONResponse({"object": "list", "data": [model]})
 
 
-def _handler(status: int, error_type: str) -> Callable[[Request, Exception], Awaitable[Response]]:
-    async def handle(request: Request, exc: Exception) -> Response:
-        return _error(str(exc), error_type, status)
-
-    return handle
+async def _answer(request: Request, exc: Exception) -> Response:
+    """A refused or failed request as TGI answers it: its status, `{"error", "error_type"}`."""
+    assert isinstance(exc, RequestError)
+    return _error(str(exc), exc.error_type, exc.status)
 
 
 def create_app(engine: Engine, info: ServerInfo) -> Starlette:
@@ -389,11 +335,4 @@ def create_app(engine: Engine, info: ServerInfo) -> Starlette:
         Route("/v1/models", server.models, methods=["GET"]),
         Route("/metrics", server.metrics, methods=["GET"]),
     ]
-    # Order matters: subclasses before their parents.
-    handlers: dict[Any, Any] = {
-        BadRequestError: _handler(400, "validation"),
-        ValidationError: _handler(422, "validation"),
-        OverloadedError: _handler(429, "overloaded"),
-        GenerationError: _handler(424, "generation"),
-    }
-    return Starlette(routes=routes, exception_handlers=handlers)
+    return Starlette(routes=routes, exception_handlers={RequestError: _answer})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llm_twin.errors import SettingsError
+from .errors import SettingsError
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,9 @@ from typing import Any
 
 import torch
 
-from llm_twin.errors import OverloadedError
-
 from . import decoding
 from .decoding import IncrementalDecoder
+from .errors import OverloadedError
 from .events import ErrorEvent, Event, Finished, PrefillToken, Sink, Token, TokenEvent
 from .loading import LoadedModel, load_model
 from .params import FinishReason, ValidRequest

@@ -16,9 +16,8 @@ from typing import Any
 
 import torch
 
-from llm_twin.errors import SettingsError
-
 from .architectures import check_architecture
+from .errors import SettingsError
 
 SENTENCEPIECE_HINT = "sentencepiece==0.2.1 (later releases need protobuf>=7)"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_twin.errors import SettingsError
+from llm_twin.protocol.tgi import MAX_STOP_SEQUENCES
 
 from .engine import EngineConfig
-from .params import MAX_STOP_SEQUENCES, Limits
+from .errors import SettingsError
+from .params import Limits
 
 DEFAULT_MAX_TOTAL_TOKENS = 2048
 DEFAULT_MAX_INPUT_TOKENS = 1024

@@ -68,29 +68,47 @@ def _logprobs(tokens: list[Token]) -> dict[str, Any]:
     return {"content": [{"token": t.text, "logprob": f32(t.logprob), "top_logprobs": []} for t in tokens]}
 
 
-def chat_completion_json(
-    done: Finished, *, model: str, fingerprint: str, created: int, logprobs: bool
-) -> dict[str, Any]:
+def _usage(done: Finished) -> dict[str, int]:
     return {
-        "object": "chat.completion",
+        "prompt_tokens": done.input_length,
+        "completion_tokens": done.generated_tokens,
+        "total_tokens": done.input_length + done.generated_tokens,
+    }
+
+
+def _chat_json(
+    kind: str,
+    choice: dict[str, Any],
+    usage: dict[str, int] | None,
+    *,
+    model: str,
+    fingerprint: str,
+    created: int,
+) -> dict[str, Any]:
+    """The Messages API's envelope around one choice; `kind` is its `object`."""
+    return {
+        "object": kind,
         "id": "",
         "created": created,
         "model": model,
         "system_fingerprint": fingerprint,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": done.generated_text},
-                "logprobs": _logprobs(done.tokens) if logprobs else None,
-                "finish_reason": CHAT_FINISH_REASONS[done.finish_reason],
-            }
-        ],
-        "usage": {
-            "prompt_tokens": done.input_length,
-            "completion_tokens": done.generated_tokens,
-            "total_tokens": done.input_length + done.generated_tokens,
-        },
+        "choices": [choice],
+        "usage": usage,
     }
+
+
+def chat_completion_json(
+    done: Finished, *, model: str, fingerprint: str, created: int, logprobs: bool
+) -> dict[str, Any]:
+    choice = {
+        "index": 0,
+        "message": {"role": "assistant", "content": done.generated_text},
+        "logprobs": _logprobs(done.tokens) if logprobs else None,
+        "finish_reason": CHAT_FINISH_REASONS[done.finish_reason],
+    }
+    return _chat_json(
+        "chat.completion", choice, _usage(done), model=model, fingerprint=fingerprint, created=created
+    )
 
 
 def chat_chunk_json(
@@ -103,26 +121,13 @@ def chat_chunk_json(
     logprobs: bool,
     include_usage: bool,
 ) -> dict[str, Any]:
-    usage = None
-    if done is not None and include_usage:
-        usage = {
-            "prompt_tokens": done.input_length,
-            "completion_tokens": done.generated_tokens,
-            "total_tokens": done.input_length + done.generated_tokens,
-        }
-    return {
-        "object": "chat.completion.chunk",
-        "id": "",
-        "created": created,
-        "model": model,
-        "system_fingerprint": fingerprint,
-        "choices": [
-            {
-                "index": 0,
-                "delta": {"role": "assistant", "content": "" if token.special else token.text},
-                "logprobs": _logprobs([token]) if logprobs else None,
-                "finish_reason": None if done is None else CHAT_FINISH_REASONS[done.finish_reason],
-            }
-        ],
-        "usage": usage,
+    choice = {
+        "index": 0,
+        "delta": {"role": "assistant", "content": "" if token.special else token.text},
+        "logprobs": _logprobs([token]) if logprobs else None,
+        "finish_reason": None if done is None else CHAT_FINISH_REASONS[done.finish_reason],
     }
+    usage = _usage(done) if done is not None and include_usage else None
+    return _chat_json(
+        "chat.completion.chunk", choice, usage, model=model, fingerprint=fingerprint, created=created
+    )

@@ -16,7 +16,7 @@ import pytest
 from llm_twin_local.model_server import kv_cache
 from llm_twin_local.model_server.checkpoint import EOS_ID
 from llm_twin_local.model_server.engine import Engine, EngineConfig, ErrorEvent, Event, load_model
-from tests.unit.llm_twin_local.model_server.engine_run import generate, greedy_request, submit, wait
+from tests.support.engine import generate, greedy_request, submit, wait
 
 pytestmark = pytest.mark.timeout(120)
 

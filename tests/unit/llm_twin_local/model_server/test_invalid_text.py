@@ -13,7 +13,7 @@ import json
 import pytest
 import requests
 
-from .conftest import Server
+from tests.support.model_server import Server
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import torch
 
-from llm_twin.errors import SettingsError
 from llm_twin_local.model_server.architectures import SUPPORTED_ARCHITECTURES
 from llm_twin_local.model_server.checkpoint import _CORPUS, BOS_ID, EOS_ID, build_tokenizer
 from llm_twin_local.model_server.engine import Engine, EngineConfig, load_model
-from tests.unit.llm_twin_local.model_server.engine_run import generate, submit, wait
+from llm_twin_local.model_server.errors import SettingsError
+from tests.support.engine import generate, submit, wait
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,7 +21,7 @@ from llm_twin_local.model_server.architectures import EXACT_ROPE_TYPES, SUPPORTE
 from llm_twin_local.model_server.checkpoint import BOS_ID, EOS_ID, build_tokenizer
 from llm_twin_local.model_server.engine import Engine, EngineConfig
 from llm_twin_local.model_server.loading import LoadedModel, load_model
-from tests.unit.llm_twin_local.model_server.engine_run import Collected, generate, submit, wait
+from tests.support.engine import Collected, generate, submit, wait
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from llm_twin_local.model_server.sse import iter_data
-
-from .conftest import MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, Server
+from llm_twin.protocol.sse import iter_sse_data
+from tests.support.model_server import MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, Server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,7 +27,7 @@ def stream_events(server: Server, path: str, payload: dict) -> list[dict]:
     with server.post(path, payload, stream=True) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        return [json.loads(d) for d in iter_data(response.iter_content(chunk_size=None)) if d != "[DONE]"]
+        return [json.loads(d) for d in iter_sse_data(response.iter_content(chunk_size=None)) if d != "[DONE]"]
 
 
 def generate(server: Server, inputs: str, **parameters) -> dict:
@@ -205,7 +204,7 @@ def test_chat_completion(server: Server) -> None:
 
 def test_chat_completion_stream_ends_with_done(server: Server) -> None:
     with server.post("/v1/chat/completions", {**CHAT, "stream": True}, stream=True) as response:
-        data = list(iter_data(response.iter_content(chunk_size=None)))
+        data = list(iter_sse_data(response.iter_content(chunk_size=None)))
     assert data[-1] == "[DONE]"
     chunks = [json.loads(d) for d in data[:-1]]
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
@@ -305,7 +304,7 @@ def test_request_joins_a_running_batch(server: Server) -> None:
     def long_request() -> None:
         payload = {"inputs": "Long story", "parameters": {"max_new_tokens": 800}}
         with server.post("/generate_stream", payload, stream=True) as response:
-            for _ in iter_data(response.iter_content(chunk_size=None)):
+            for _ in iter_sse_data(response.iter_content(chunk_size=None)):
                 first_token.set()
         long_done.append(time.monotonic())
 
@@ -314,7 +313,7 @@ def test_request_joins_a_running_batch(server: Server) -> None:
     assert first_token.wait(30)
     payload = {"inputs": "Short", "parameters": {"max_new_tokens": 2}}
     with server.post("/generate_stream", payload, stream=True) as response:
-        next(iter_data(response.iter_content(chunk_size=None)))
+        next(iter_sse_data(response.iter_content(chunk_size=None)))
         short_first = time.monotonic()
     thread.join(60)
     assert long_done and short_first < long_done[0]
@@ -334,7 +333,7 @@ def test_disconnect_frees_the_slot(server: Server) -> None:
     # sees it already finished, which proves nothing either way, so it starts again.
     for _ in range(3):
         response = server.post("/generate_stream", payload, stream=True)
-        next(iter_data(response.iter_content(chunk_size=None)))
+        next(iter_sse_data(response.iter_content(chunk_size=None)))
         if batch_size() == 1:
             break
         response.close()

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_twin.errors import OverloadedError, SettingsError, ValidationError
+from llm_twin.errors import ValidationError
+from llm_twin.protocol.sse import iter_sse_data
 from llm_twin_local.model_server.__main__ import main
 from llm_twin_local.model_server.engine import Engine, EngineConfig, IncrementalDecoder, load_model
+from llm_twin_local.model_server.errors import OverloadedError, SettingsError
 from llm_twin_local.model_server.params import Limits, parse_generate_request, validate
 from llm_twin_local.model_server.settings import ServerSettings
-from llm_twin_local.model_server.sse import event, f32, iter_data
+from llm_twin_local.model_server.sse import event, f32
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,13 +26,13 @@ def test_sse_round_trip_survives_any_split() -> None:
     assert raw.startswith(b'data:{"token":{"text":"caf\xc3\xa9')
     for size in (1, 2, 3, 7):
         chunks = [raw[i : i + size] for i in range(0, len(raw), size)]
-        data = list(iter_data(chunks))
+        data = list(iter_sse_data(chunks))
         assert [json.loads(d) for d in data[:-1]] == payloads
         assert data[-1] == "[DONE]"
 
 
 def test_stream_without_final_newline_still_yields_last_event() -> None:
-    assert list(iter_data([b"data:1\n\ndata:2"])) == ["1", "2"]
+    assert list(iter_sse_data([b"data:1\n\ndata:2"])) == ["1", "2"]
 
 
 def test_f32_prints_like_serde() -> None:

@@ -1,4 +1,7 @@
-"""Drive a real `Engine` (its own scheduler thread) and collect what a request's sink receives."""
+"""Drive a real `Engine` (its own scheduler thread) and collect what a request's sink receives.
+
+And transformers' own greedy `generate`, the outside referee the engine is compared with.
+"""
 
 from __future__ import annotations
 
