@@ -28,8 +28,8 @@ from pathlib import Path
 
 import requests
 
+from llm_twin.protocol.sse import iter_sse_data
 from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
-from llm_twin_local.model_server.sse import iter_data
 
 PROMPT = "Write a short story about a robot who learns to paint, in plain English, please."
 
@@ -80,7 +80,7 @@ def stream(url: str, new_tokens: int, prompt: str = PROMPT) -> tuple[float, floa
     first = None
     tokens = 0
     with requests.post(url + "/generate_stream", json=payload, stream=True, timeout=600) as response:
-        for data in iter_data(response.iter_content(chunk_size=None)):
+        for data in iter_sse_data(response.iter_content(chunk_size=None)):
             event = json.loads(data)
             if "error" in event:
                 raise RuntimeError(event["error"])

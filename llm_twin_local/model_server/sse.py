@@ -1,14 +1,13 @@
 """Server-sent events as TGI writes them: `data:{json}\n\n`, compact JSON, raw UTF-8.
 
-`iter_data` is the reverse, a generator over byte chunks (split anywhere, even inside
-a UTF-8 character) that yields each event's data; the tests and benchmarks use it.
+The reverse, reading events back, is `llm_twin.protocol.sse`, the one splitter the client,
+the tests and the benchmarks share.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -30,25 +29,3 @@ def dumps(payload: Any) -> str:
 
 def event(payload: Any) -> bytes:
     return f"data:{dumps(payload)}\n\n".encode()
-
-
-def iter_data(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Yield the `data` of each event in a byte stream; comments and other fields are skipped."""
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        while True:
-            cut = buffer.find(b"\n\n")
-            if cut < 0:
-                break
-            block, buffer = buffer[:cut], buffer[cut + 2 :]
-            data = [
-                line.removeprefix(b"data:").removeprefix(b" ")
-                for line in block.split(b"\n")
-                if line.startswith(b"data:")
-            ]
-            if data:
-                yield b"\n".join(data).decode("utf-8")
-    if buffer.strip():
-        tail = [line.removeprefix(b"data:").removeprefix(b" ") for line in buffer.split(b"\n")]
-        yield b"\n".join(line for line in tail if line).decode("utf-8")
