@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 # The shared TGI parameter rules (`params`) raise the client's error; the server answers with its own.
-from llm_twin.errors import ValidationError as ParameterError
 from llm_twin.protocol.text import json_text_problem
 
 from . import wire
@@ -39,6 +38,7 @@ from .generation import EventStreamResponse, Generation, wait_disconnect
 from .params import (
     GenerateRequest,
     Limits,
+    ParameterError,
     ValidRequest,
     chat_messages,
     parse_chat_parameters,

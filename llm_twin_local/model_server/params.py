@@ -2,8 +2,8 @@
 
 `parse_generate_request` and `parse_chat_parameters` turn a decoded JSON body into
 typed parameters (type errors only); `validate` runs TGI's range and length checks
-once the inputs are tokenized. Every rejection raises `llm_twin.errors.ValidationError`
-with TGI's own wording, which the app turns into HTTP 422 (or an SSE error event).
+once the inputs are tokenized. Every rejection raises `ParameterError` with TGI's own
+wording, which the app turns into its 422 (or an SSE error event).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_twin.errors import ValidationError
 from llm_twin.protocol.tgi import (
     CHAT_TOP_P,
     MAX_NEW_TOKENS,
@@ -28,6 +27,11 @@ from llm_twin.protocol.tgi import FinishReason as FinishReason  # the server's m
 
 DEFAULT_MAX_NEW_TOKENS = 100
 _MISSING = object()
+
+
+class ParameterError(ValueError):
+    """A request TGI's router refuses, in TGI's words; the app answers it with its own error
+    (a shape error while parsing, `Input validation error: ...` once validating)."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,10 @@ def _number(params: dict[str, Any], name: str, kind: type) -> Any:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"`{name}` must be a number, got {value!r}")
+        raise ParameterError(f"`{name}` must be a number, got {value!r}")
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
-            raise ValidationError(f"`{name}` must be an integer, got {value!r}")
+            raise ParameterError(f"`{name}` must be an integer, got {value!r}")
         return int(value)
     return float(value)
 
@@ -129,7 +133,7 @@ def _flag(params: dict[str, Any], name: str, default: bool | None) -> bool | Non
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ValidationError(f"`{name}` must be a boolean, got {value!r}")
+        raise ParameterError(f"`{name}` must be a boolean, got {value!r}")
     return value
 
 
@@ -142,7 +146,7 @@ def parse_parameters(params: Any) -> GenerateParameters:
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise ValidationError("`parameters` must be a JSON object")
+        raise ParameterError("`parameters` must be a JSON object")
 
     raw_max_new = params.get("max_new_tokens", _MISSING)
     max_new_tokens = (
@@ -152,10 +156,10 @@ def parse_parameters(params: Any) -> GenerateParameters:
     if isinstance(stop, str):
         stop = [stop]
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise ValidationError("`stop` must be a list of strings")
+        raise ParameterError("`stop` must be a list of strings")
     best_of = _number(params, "best_of", int)
     if best_of is not None and best_of != 1:
-        raise ValidationError("`best_of` != 1 is not allowed for this endpoint")
+        raise ParameterError("`best_of` != 1 is not allowed for this endpoint")
     return GenerateParameters(
         max_new_tokens=max_new_tokens,
         temperature=_number(params, "temperature", float),
@@ -174,15 +178,15 @@ def parse_parameters(params: Any) -> GenerateParameters:
 def parse_generate_request(body: Any) -> GenerateRequest:
     """`{"inputs": str, "parameters": {...}, "stream": bool}` (TGI's CompatGenerateRequest)."""
     if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
+        raise ParameterError("the request body must be a JSON object")
     if "inputs" not in body:
-        raise ValidationError("missing field `inputs`")
+        raise ParameterError("missing field `inputs`")
     inputs = body["inputs"]
     if not isinstance(inputs, str):
-        raise ValidationError("`inputs` must be a string")
+        raise ParameterError("`inputs` must be a string")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise ValidationError("`stream` must be a boolean")
+        raise ParameterError("`stream` must be a boolean")
     return GenerateRequest(inputs=inputs, parameters=parse_parameters(body.get("parameters")), stream=stream)
 
 
@@ -193,23 +197,23 @@ def _message_text(content: Any) -> str:
         parts = []
         for chunk in content:
             if not isinstance(chunk, dict) or chunk.get("type") != "text":
-                raise ValidationError("only text message chunks are supported")
+                raise ParameterError("only text message chunks are supported")
             parts.append(str(chunk.get("text", "")))
         return "".join(parts)
     if content is None:
         return ""
-    raise ValidationError("message `content` must be a string or a list of chunks")
+    raise ParameterError("message `content` must be a string or a list of chunks")
 
 
 def chat_messages(body: dict[str, Any]) -> list[dict[str, str]]:
     """The `messages` of a chat request, with content flattened to text."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise ValidationError("`messages` must be a non-empty list")
+        raise ParameterError("`messages` must be a non-empty list")
     flat = []
     for message in messages:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise ValidationError("each message needs a string `role`")
+            raise ParameterError("each message needs a string `role`")
         flat.append({"role": message["role"], "content": _message_text(message.get("content"))})
     return flat
 
@@ -251,11 +255,11 @@ def check_parameters(params: GenerateParameters, limits: Limits) -> None:
     )
     for rule, value in ranged:
         if value is not None and value not in rule.interval:
-            raise ValidationError(rule.tgi_message)
+            raise ParameterError(rule.tgi_message)
     if len(params.stop) > limits.max_stop_sequences:
-        raise ValidationError(stop_count_message(limits.max_stop_sequences, len(params.stop)))
+        raise ParameterError(stop_count_message(limits.max_stop_sequences, len(params.stop)))
     if params.seed is not None and params.seed not in SEED.interval:
-        raise ValidationError(SEED.tgi_message)
+        raise ParameterError(SEED.tgi_message)
 
 
 def validate(
@@ -265,24 +269,24 @@ def validate(
     params = request.parameters
     check_parameters(params, limits)
     if not request.inputs:
-        raise ValidationError("`inputs` cannot be empty")
+        raise ParameterError("`inputs` cannot be empty")
     input_length = len(input_ids)
     if input_length == 0:
-        raise ValidationError("`inputs` cannot be empty")
+        raise ParameterError("`inputs` cannot be empty")
     max_new_tokens = params.max_new_tokens
     if max_new_tokens is None:
         max_new_tokens = max(limits.max_total_tokens - input_length, 0)
     if input_length + max_new_tokens > limits.max_total_tokens:
-        raise ValidationError(
+        raise ParameterError(
             f"`inputs` tokens + `max_new_tokens` must be <= {limits.max_total_tokens}. "
             f"Given: {input_length} `inputs` tokens and {max_new_tokens} `max_new_tokens`"
         )
     if input_length > limits.max_input_tokens:
-        raise ValidationError(
+        raise ParameterError(
             f"`inputs` must have less than {limits.max_input_tokens} tokens. Given: {input_length}"
         )
     if max_new_tokens <= 0:
-        raise ValidationError("`max_new_tokens` must be strictly positive")
+        raise ParameterError("`max_new_tokens` must be strictly positive")
     seed = None
     if params.sampling:
         seed = params.seed if params.seed is not None else (rng or random).getrandbits(63)

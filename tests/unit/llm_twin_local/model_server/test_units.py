@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_twin.errors import ValidationError
 from llm_twin.protocol.sse import iter_sse_data
 from llm_twin_local.model_server.__main__ import main
 from llm_twin_local.model_server.engine import Engine, EngineConfig, IncrementalDecoder, load_model
 from llm_twin_local.model_server.errors import OverloadedError, SettingsError
-from llm_twin_local.model_server.params import Limits, parse_generate_request, validate
+from llm_twin_local.model_server.params import Limits, ParameterError, parse_generate_request, validate
 from llm_twin_local.model_server.settings import ServerSettings
 from llm_twin_local.model_server.sse import event, f32
 
@@ -84,10 +83,10 @@ LIMITS = Limits(max_input_tokens=8, max_total_tokens=16)
 
 def test_validation_messages_follow_tgi() -> None:
     request = parse_generate_request({"inputs": "x", "parameters": {"max_new_tokens": 20}})
-    with pytest.raises(ValidationError, match=r"`inputs` tokens \+ `max_new_tokens` must be <= 16"):
+    with pytest.raises(ParameterError, match=r"`inputs` tokens \+ `max_new_tokens` must be <= 16"):
         validate(request, [1, 2], LIMITS)
     request = parse_generate_request({"inputs": "x", "parameters": {"max_new_tokens": 1}})
-    with pytest.raises(ValidationError, match="`inputs` must have less than 8 tokens. Given: 9"):
+    with pytest.raises(ParameterError, match="`inputs` must have less than 8 tokens. Given: 9"):
         validate(request, list(range(9)), LIMITS)
 
 
