@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from llm_twin.config import Settings
 from llm_twin.config.spec import SPEC
 from llm_twin.config.values import BoundedNumber, WholeNumber
+from llm_twin.control import tfvars
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
@@ -47,12 +49,14 @@ TERRAFORM_NUMBERS = {
 }
 # Numbers that never reach Terraform: the emulator's port, the gateway, the cost estimate.
 LOCAL_ONLY = ("LOCAL_AWS_", "GATEWAY_", "COST_", "MODEL_STORAGE_GB")
-REQUIRED = {
-    "region": "eu-central-1",
-    "execution_role_arn": "arn:aws:iam::123456789012:role/llm-twin-sagemaker-execution",
-    "artifact_bucket_name": "llm-twin-artifacts-123456789012-eu-central-1",
-    "endpoint": {"name": "llm-twin-endpoint", "hf_model_id": "owner/model"},
-}
+# Everything else as the CLI renders the default settings: the root keeps no defaults of its own.
+REQUIRED = tfvars.main_vars(
+    Settings(),
+    {
+        "execution_role_arn": "arn:aws:iam::123456789012:role/llm-twin-sagemaker-execution",
+        "artifact_bucket_name": "llm-twin-artifacts-123456789012-eu-central-1",
+    },
+)
 
 
 def _bounds(name: str) -> tuple[float, float, float, float]:
