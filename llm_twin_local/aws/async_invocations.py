@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_twin_local.aws import authz
-from llm_twin_local.aws.runtime import InvocationError, ModelServer, RuntimeMiddleware, runtime_call
+from llm_twin_local.aws.runtime.proxy import InvocationError, RuntimeMiddleware, read_body, runtime_call
+from llm_twin_local.aws.runtime.servers import ModelServer
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,10 @@ class AsyncInvocations:
             return self.realtime(environ, start_response)
         name, account = call.name, call.account
         try:
-            body = _read_body(environ)
+            body = read_body(environ)
             if authz.enabled():
                 check = authz.invocation_check(account, call.region, name, call.kind)
-                self.realtime._authorize(environ, account, body, check)
+                self.realtime.authorize(environ, account, body, check)
             job, server = self._accept(environ, account, call.region, name)
         except InvocationError as exc:
             return exc.respond(start_response)
@@ -155,7 +156,7 @@ class AsyncInvocations:
                 f"Endpoint {name} of account {account} is not an asynchronous endpoint: its config "
                 f"{endpoint.endpoint_config_name} has no AsyncInferenceConfig.",
             )
-        server = self.realtime._serving(account, region, name)
+        server = self.realtime.serving(account, region, name)
         input_location = environ.get("HTTP_X_AMZN_SAGEMAKER_INPUTLOCATION") or ""
         if not input_location:
             raise InvocationError(400, "ValidationError", "InputLocation is required for async invocations.")
@@ -183,7 +184,7 @@ class AsyncInvocations:
         try:
             payload = read_object(account, job.input_location)
             with self._slot(job):
-                connection, response = self.realtime._request(server, environ, payload, job.timeout)
+                connection, response = self.realtime.request(server, environ, payload, job.timeout)
                 try:
                     result = response.read()
                 finally:
@@ -227,9 +228,3 @@ def _forwarded(environ: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
     for key in ("HTTP_X_AMZN_SAGEMAKER_ACCEPT", "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"):
         if environ.get(key):
             yield key, environ[key]
-
-
-def _read_body(environ: Mapping[str, Any]) -> bytes:
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH")
-    return stream.read(int(length)) if length else b""

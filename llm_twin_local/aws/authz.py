@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from llm_twin_local.aws import knobs
 from llm_twin_local.aws.authz_checks import (
     autoscaling_checks,
     cloudwatch_checks,
@@ -39,6 +40,7 @@ from llm_twin_local.aws.authz_checks import (
     sagemaker_runtime_checks,
 )
 from llm_twin_local.aws.iam_policy import Check, decide, denial_message, is_allowed
+from llm_twin_local.aws.registry import PATCHES
 
 __all__ = ["Check", "decide", "denial_message", "enable", "enabled", "invocation_check", "is_allowed"]
 
@@ -76,14 +78,12 @@ S3_BUCKET_ACTIONS = {
         "replication": "PutReplicationConfiguration",
     },
 }
-
-_ENABLED = False
+ENFORCEMENT_PATCH = "iam.enforcement"
 
 
 def enforcement_requested(environ: Mapping[str, str] | None = None) -> bool:
     """True when LOCAL_AWS_ENFORCE_IAM is set to a true value (read when asked)."""
-    value = (os.environ if environ is None else environ).get(ENFORCE_ENV, "")
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return knobs.switch(os.environ if environ is None else environ, ENFORCE_ENV)
 
 
 def apply_if_requested() -> None:
@@ -94,7 +94,7 @@ def apply_if_requested() -> None:
 
 def enabled() -> bool:
     """True once `enable()` ran in this process: every request must then be authorized."""
-    return _ENABLED
+    return PATCHES.applied(ENFORCEMENT_PATCH)
 
 
 # -- wiring into moto ------------------------------------------------------------
@@ -276,11 +276,9 @@ def create_admin(account_id: str | None = None) -> None:
     backend.access_keys[key.physical_resource_id] = key
 
 
+@PATCHES.once(ENFORCEMENT_PATCH, by_default=False)
 def enable() -> None:
-    """Enforce IAM on every request from now on, in this process (idempotent)."""
-    global _ENABLED
-    if _ENABLED:
-        return
+    """Enforce IAM on every request from now on, in this process."""
     from moto import settings
 
     _scope_json_services()
@@ -289,4 +287,3 @@ def enable() -> None:
     _name_s3_actions()
     create_admin()
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    _ENABLED = True

@@ -15,9 +15,10 @@ from typing import Any
 
 from moto.s3 import responses as s3_responses
 
+from llm_twin_local.aws.registry import PATCHES
+
 CONDITION_HEADERS = ("If-None-Match", "If-Match")
 _WRITE_LOCK = threading.Lock()
-_APPLIED = False
 
 
 def _conditional(response: Any) -> bool:
@@ -36,12 +37,9 @@ def _serialized(original: Any) -> Any:
     return write
 
 
+@PATCHES.once("s3.conditional_writes")
 def apply() -> None:
-    """Make conditional PutObject / DeleteObject atomic; idempotent."""
-    global _APPLIED
-    if _APPLIED:
-        return
+    """Make conditional PutObject / DeleteObject atomic."""
     cls = s3_responses.S3Response
     cls.put_object = _serialized(cls.put_object)
     cls.delete_object = _serialized(cls.delete_object)
-    _APPLIED = True

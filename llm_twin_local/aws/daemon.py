@@ -26,7 +26,7 @@ from pathlib import Path
 
 from llm_twin.errors import EmulatorError, SettingsError
 from llm_twin_local.aws.authz import ENFORCE_ENV
-from llm_twin_local.aws.reaper import Registry, is_local_aws
+from llm_twin_local.aws.runtime.reaper import Registry, is_local_aws
 
 START_TIMEOUT = 30.0
 

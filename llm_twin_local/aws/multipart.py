@@ -32,7 +32,7 @@ from moto.s3.utils import compute_checksum
 from moto.settings import S3_UPLOAD_PART_MIN_SIZE
 from werkzeug import wsgi
 
-_APPLIED = False
+from llm_twin_local.aws.registry import PATCHES
 
 
 def _complete(self: Any, body: Any) -> tuple[bytes, str, tuple[str, str, int] | None]:
@@ -185,14 +185,11 @@ def _copy_object(original: Any) -> Any:
     return copy_object
 
 
+@PATCHES.once("s3.multipart_uploads")
 def apply() -> None:
-    """Patch moto's multipart upload in place; idempotent."""
-    global _APPLIED
-    if _APPLIED:
-        return
+    """Patch moto's multipart upload in place."""
     s3_models.FakeMultipart.complete = _complete
     s3_models.FakeMultipart.set_part = _set_part
     s3_models.FakeKey.value = property(s3_models.FakeKey.value.fget, _write_value)
     wsgi.LimitedStream.readall = _readall
     s3_models.S3Backend.copy_object = _copy_object(s3_models.S3Backend.copy_object)
-    _APPLIED = True

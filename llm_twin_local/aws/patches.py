@@ -1,8 +1,8 @@
 """Our emulator layer: the gaps in moto that stop the real aws provider, closed at run time.
 
-Each patch is one function with the reason it exists. They change moto's classes in
-this process only (the emulator's own), never the installed files, and `apply_all`
-is idempotent so tests and the server can both call it.
+Each patch is one function with the reason it exists, registered in `registry.PATCHES`
+(which applies each once per process, so tests and the server can both call `apply_all`).
+The other modules that patch moto are imported here so that their patches are registered.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 
-from llm_twin_local.aws import authz, conditional, multipart, quotas, secure_transport
+from llm_twin_local.aws import authz, conditional, multipart, quotas, secure_transport  # noqa: F401
 from llm_twin_local.aws.authz_checks import target_tags
-
-_APPLIED = False
+from llm_twin_local.aws.registry import PATCHES
 
 # SageMaker real-time hosting families (2026). moto's own list stops at g4dn, so the
 # book's ml.g5.2xlarge is rejected; anything of the shape ml.<family>.<size> with a
@@ -83,6 +82,7 @@ def valid_hosting_instance_type(instance_type: str) -> bool:
     )
 
 
+@PATCHES.once("sagemaker.hosting_instance_types")
 def _patch_hosting_instance_types() -> None:
     """Accept today's GPU hosting types (g5, g6, p5, inf2...) in endpoint configs."""
 
@@ -104,6 +104,7 @@ def _find_target(backend: Any, arn: str) -> Any:
     raise JsonRESTError("ResourceNotFoundException", f"No scalable target found for resource ARN {arn}")
 
 
+@PATCHES.once("applicationautoscaling.tags")
 def _patch_autoscaling_tags() -> None:
     """Application Auto Scaling tagging: without it aws_appautoscaling_target retries forever."""
     cls = aas_responses.ApplicationAutoScalingResponse
@@ -160,6 +161,7 @@ def _is_empty(value: Any) -> bool:
     return value in (None, [], "")
 
 
+@PATCHES.once("sagemaker.empty_blocks")
 def _patch_sagemaker_empty_blocks() -> None:
     """Omit blocks the caller never set from SageMaker describe calls, as AWS does.
 
@@ -198,11 +200,12 @@ def last_deployment_config(endpoint: Any) -> dict[str, Any] | None:
     return getattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, None)
 
 
+@PATCHES.once("sagemaker.deployment_config")
 def _patch_sagemaker_deployment_config() -> None:
     """Keep an endpoint's DeploymentConfig and show it as LastDeploymentConfig.
 
     moto drops it, so the provider reads no deployment_config back and every plan after an
-    apply would add it again. UpdateEndpoint records it in `llm_twin_local.aws.runtime`.
+    apply would add it again. UpdateEndpoint records it in `llm_twin_local.aws.runtime.hooks`.
     """
     cls = sm_responses.SageMakerResponse
     create = cls.create_endpoint
@@ -227,6 +230,7 @@ def _patch_sagemaker_deployment_config() -> None:
     cls.describe_endpoint = describe_endpoint
 
 
+@PATCHES.once("s3.eventbridge_notification")
 def _patch_s3_eventbridge_notification() -> None:
     """Show a bucket's EventBridge notification in GetBucketNotificationConfiguration.
 
@@ -254,6 +258,7 @@ def _patch_s3_eventbridge_notification() -> None:
     cls.get_bucket_notification = get_bucket_notification
 
 
+@PATCHES.once("core.backend_lookup")
 def _patch_backend_lookup() -> None:
     """Read moto's list of service modules once, not on every request.
 
@@ -266,19 +271,6 @@ def _patch_backend_lookup() -> None:
 
 
 def apply_all() -> None:
-    """Apply every patch once per process."""
-    global _APPLIED
-    if _APPLIED:
-        return
-    _patch_hosting_instance_types()
-    _patch_autoscaling_tags()
-    _patch_sagemaker_empty_blocks()
-    _patch_sagemaker_deployment_config()
-    _patch_s3_eventbridge_notification()
-    _patch_backend_lookup()
-    conditional.apply()
-    secure_transport.apply()
-    multipart.apply()
-    quotas.apply()
+    """Apply every patch (each once per process); IAM enforcement only when the environment asks."""
+    PATCHES.apply_all()
     authz.apply_if_requested()
-    _APPLIED = True

@@ -32,13 +32,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from llm_twin.protocol import gpus
 from llm_twin.protocol.quota_codes import ENDPOINT_QUOTA_CODES, SERVICE_CODE, endpoint_quota_name
+from llm_twin_local.aws.registry import PATCHES
 
 DEFAULT_ENDPOINT_QUOTA = 8.0
 """What every endpoint-usage quota reads until a test changes it."""
 ADMIN_PATH = "/llm-twin-api/quotas"
 SERVICE_NAME = "Amazon SageMaker"
-
-_APPLIED = False
 
 
 def quota_code(instance_type: str) -> str:
@@ -147,14 +146,11 @@ def _patch_responses() -> None:
     cls.get_aws_default_service_quota = get_aws_default_service_quota
 
 
+@PATCHES.once("servicequotas.sagemaker_endpoints")
 def apply() -> None:
-    """Teach moto's Service Quotas the SageMaker endpoint quotas; idempotent."""
-    global _APPLIED
-    if _APPLIED:
-        return
+    """Teach moto's Service Quotas the SageMaker endpoint quotas."""
     _patch_backend()
     _patch_responses()
-    _APPLIED = True
 
 
 def set_quota_value(account_id: str, region: str, instance_type: str, value: float) -> dict[str, Any]:

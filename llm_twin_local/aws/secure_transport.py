@@ -19,9 +19,10 @@ from typing import Any
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3 import models as s3_models
 
+from llm_twin_local.aws.registry import PATCHES
+
 SECURE_TRANSPORT = "aws:SecureTransport"
 EMULATOR_TRANSPORT_IS_SECURE = "true"
-_APPLIED = False
 
 
 def _condition_holds(operator: str, expected: Any, actual: str) -> bool:
@@ -55,11 +56,9 @@ def effective_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any
     return applying
 
 
+@PATCHES.once("s3.secure_transport")
 def apply() -> None:
-    """Evaluate bucket policies' transport conditions; idempotent."""
-    global _APPLIED
-    if _APPLIED:
-        return
+    """Evaluate bucket policies' transport conditions."""
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -76,4 +75,3 @@ def apply() -> None:
         )
 
     s3_models.FakeBucket.get_permission = get_permission
-    _APPLIED = True

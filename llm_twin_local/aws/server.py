@@ -13,14 +13,21 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
 
 LOOPBACK = "127.0.0.1"
 
 
-def build_app(state_dir: Path | None = None, runtime=None):
+def build_app(
+    state_dir: Path | None = None, runtime: LocalRuntime | None = None
+) -> Callable[..., Iterable[bytes]]:
     """moto's all-services WSGI app, after our emulator layer is applied.
 
     `runtime` runs the model servers behind SageMaker endpoints; its files (logs, the
@@ -29,14 +36,17 @@ def build_app(state_dir: Path | None = None, runtime=None):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from llm_twin_local.aws import patches, quotas
-    from llm_twin_local.aws import runtime as local_runtime
     from llm_twin_local.aws.async_invocations import AsyncInvocations
+    from llm_twin_local.aws.runtime import hooks
+    from llm_twin_local.aws.runtime.faults import Jitter
+    from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
+    from llm_twin_local.aws.runtime.proxy import RuntimeMiddleware
 
     patches.apply_all()
-    runtime = runtime or local_runtime.LocalRuntime(state_dir)
-    local_runtime.install(runtime)
+    runtime = runtime or LocalRuntime(state_dir)
+    hooks.install(runtime)
     app = quotas.QuotaAdminMiddleware(DomainDispatcherApplication(create_backend_app))
-    realtime = local_runtime.RuntimeMiddleware(app, runtime, local_runtime.Jitter.from_environ(os.environ))
+    realtime = RuntimeMiddleware(app, runtime, Jitter.from_environ(os.environ))
     return AsyncInvocations(realtime)
 
 
@@ -45,7 +55,7 @@ def serve(port: int, host: str = LOOPBACK, state_dir: Path | None = None) -> Non
 
     The model servers behind endpoints are stopped on the way out, so none outlives it.
     """
-    from llm_twin_local.aws.runtime import LocalRuntime
+    from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
 
     runtime = LocalRuntime(state_dir)
     atexit.register(runtime.stop_all)

@@ -30,7 +30,8 @@ from llm_twin_local.aws.authz import Check, is_allowed
 from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 from tests.conftest import client, private_target, settings_for
 from tests.support.project_resources import project_resources
-from tests.unit.llm_twin_local.aws.test_runtime import _deploy, _wait_status
+from tests.support.runtime import deploy as _deploy
+from tests.support.runtime import wait_status as _wait_status
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"

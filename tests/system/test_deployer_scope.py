@@ -33,7 +33,7 @@ from llm_twin.control.state import backend as state_backend
 from llm_twin_local.aws.daemon import LocalAws, free_port
 from tests.conftest import client, private_target, settings_for
 from tests.support.project_resources import project_resources
-from tests.unit.llm_twin_local.aws.test_runtime import _deploy
+from tests.support.runtime import deploy as _deploy
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"

@@ -8,18 +8,20 @@ from __future__ import annotations
 import pytest
 
 from llm_twin.client.endpoint import ChatResult, GenerationResult, LLMInferenceSagemakerEndpoint
-from llm_twin.client.stream import ChatDelta, TokenEvent
+from llm_twin.client.stream.chat import ChatDelta
+from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.errors import EndpointNotFoundError, ValidationError
-from llm_twin_local.aws.runtime import STAND_IN_IMAGE
+from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE
 from tests.conftest import client
+from tests.support.inference import inference_endpoint
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
 def llm(applied_stack: Deployment) -> LLMInferenceSagemakerEndpoint:
-    return LLMInferenceSagemakerEndpoint.from_settings(applied_stack.settings)
+    return inference_endpoint(applied_stack.settings)
 
 
 def test_the_stand_in_model_is_visible_on_the_endpoint(applied_stack: Deployment) -> None:
@@ -55,7 +57,7 @@ def test_chat_streamed_and_not(llm: LLMInferenceSagemakerEndpoint) -> None:
 
 
 def test_unknown_endpoint_is_endpoint_not_found(applied_stack: Deployment) -> None:
-    other = LLMInferenceSagemakerEndpoint.from_settings(applied_stack.settings, endpoint_name="nope")
+    other = inference_endpoint(applied_stack.settings, endpoint_name="nope")
     with pytest.raises(EndpointNotFoundError, match="Endpoint nope of account 123456789012 not found"):
         other.inference()
 

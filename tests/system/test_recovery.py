@@ -27,7 +27,7 @@ import pytest
 
 from llm_twin_local.aws.daemon import LocalAws
 from tests.conftest import client, private_target
-from tests.unit.llm_twin_local.aws.test_runtime_faults import _server_of
+from tests.support.runtime import server_of as _server_of
 
 pytestmark = pytest.mark.stack
 

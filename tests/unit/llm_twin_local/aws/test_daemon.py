@@ -105,3 +105,32 @@ def test_a_recorded_emulator_that_does_not_answer_is_named(tmp_path: Path) -> No
     finally:
         os.kill(pid, signal.SIGCONT)
         emulator.down()
+
+
+_WITHOUT_THE_LOCAL_EXTRA = """
+import sys
+
+
+class RefuseTheLocalExtra:
+    # As if `pip install llm-twin` left out [local]: these cannot be imported at all.
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("moto", "werkzeug", "torch", "transformers", "safetensors"):
+            raise ImportError(f"No module named {name!r} (the [local] extra is not installed)")
+        return None
+
+
+sys.meta_path.insert(0, RefuseTheLocalExtra())
+from llm_twin_local.aws.daemon import LocalAws, free_port
+
+print(LocalAws.__name__, free_port() > 0)
+"""
+
+
+def test_the_daemon_imports_without_the_local_extra() -> None:
+    """llm_twin.control starts the emulator through `daemon`: with TARGET=aws and no [local]
+    installed, importing it must not reach moto, werkzeug or torch (only the server process does)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_THE_LOCAL_EXTRA], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "LocalAws True"

@@ -18,18 +18,12 @@ from llm_twin.client.stream import parse_generate_stream, payload_parts
 from llm_twin.control.models.store import ModelStore
 from llm_twin.protocol.checkpoints import file_sha256, inspect_checkpoint
 from llm_twin_local.aws.daemon import LocalAws
-from llm_twin_local.model_server.checkpoint import create_sized_checkpoint
 from tests.conftest import client, emulator_with_bucket
-from tests.unit.llm_twin_local.aws.test_runtime import _deploy, _wait_settled
+from tests.support.runtime import deploy, wait_settled
 
 pytestmark = pytest.mark.stack
 
 BUCKET = "llm-twin-runtime-artifacts"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return create_sized_checkpoint(tmp_path_factory.mktemp("tiny"), "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +35,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
 def _endpoint(port: int, name: str, model_id: str, model_data: dict | None = None) -> dict:
     """The endpoint once it is no longer Creating: InService, or Failed with its reason."""
     sagemaker = client(port, "sagemaker")
-    _deploy(sagemaker, name, model_id, model_data=model_data)
-    return _wait_settled(sagemaker, name, timeout=180, pending=("Creating",))
+    deploy(sagemaker, name, model_id, model_data=model_data)
+    return wait_settled(sagemaker, name, timeout=180, pending=("Creating",))
 
 
 def _model_server_commands() -> list[str]:

@@ -1,7 +1,7 @@
 """The runtime's injected faults against the real client, one row per fault kind.
 
 Emulator-wide knobs come through the emulator's environment, as LLM_TWIN_CHUNK_JITTER
-does (see `llm_twin_local.aws.runtime`): one emulator throttles, another stalls every stream.
+does (see `llm_twin_local.aws.runtime.faults`): one emulator throttles, another stalls every stream.
 A request's CustomAttributes `llm-twin-fault=...` replaces the stall with its own fault
 (or none), so the stalling emulator also serves every other stream fault. Real emulator,
 real model server, real boto3, and `llm-twin infer` as a real process. Every test is
@@ -37,9 +37,16 @@ from llm_twin.errors import (
     StreamTimeoutError,
 )
 from llm_twin_local.aws.daemon import LocalAws
-from llm_twin_local.aws.runtime import Faults, Reshaper, StreamFault
+from llm_twin_local.aws.runtime.faults import Faults, Jitter, Reshaper, StreamFault
 from tests.conftest import client, settings_for, stack_environ
-from tests.unit.llm_twin_local.aws.test_runtime import _children, _deploy, _emulator, _wait_status, tiny_model  # noqa: F401
+from tests.support.runtime import (
+    GREEDY_WITH_DETAILS,
+    deploy,
+    running_emulator,
+    server_of,
+    stream_events,
+    wait_status,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -56,26 +63,22 @@ def _serving(
 
     The endpoints start side by side; the timeout allows for a machine busy with other tests.
     """
-    emulators = _emulator(tmp_path_factory, **env)
-    emulator = next(emulators)
-    try:
+    with running_emulator(tmp_path_factory.mktemp("runtime"), **env) as emulator:
         sagemaker = client(emulator.port, "sagemaker")
         for name in ("e", *names):
-            _deploy(sagemaker, name, model_dir)
+            deploy(sagemaker, name, model_dir)
         for name in ("e", *names):
-            _wait_status(sagemaker, name, "InService", timeout=180)
+            wait_status(sagemaker, name, "InService", timeout=180)
         yield emulator
-    finally:
-        next(emulators, None)
 
 
 @pytest.fixture(scope="module")
-def throttling(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:  # noqa: F811
+def throttling(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:
     yield from _serving(tmp_path_factory, tiny_model, LLM_TWIN_THROTTLE_FIRST="4")
 
 
 @pytest.fixture(scope="module")
-def stalling(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:  # noqa: F811
+def stalling(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:
     yield from _serving(
         tmp_path_factory,
         tiny_model,
@@ -92,6 +95,25 @@ def _runtime(port: int, read_timeout: float = 60.0):
     return session.client(
         "sagemaker-runtime", endpoint_url=f"http://127.0.0.1:{port}", config=runtime_config(read_timeout)
     )
+
+
+# -- payload parts cut at random byte boundaries --------------------------------------
+
+
+def test_chunk_jitter_yields_identical_events(
+    tmp_path_factory: pytest.TempPathFactory, emulator: LocalAws, endpoint: dict, tiny_model: Path
+) -> None:
+    """The shared emulator's endpoint "e" streams the oracle; a jittery emulator must parse to the same."""
+    expected, plain_parts = stream_events(emulator.port, "e", GREEDY_WITH_DETAILS)
+    with running_emulator(
+        tmp_path_factory.mktemp("runtime"), LLM_TWIN_CHUNK_JITTER="1", LLM_TWIN_CHUNK_JITTER_SEED="3"
+    ) as other:
+        sagemaker = client(other.port, "sagemaker")
+        deploy(sagemaker, "e", tiny_model)
+        wait_status(sagemaker, "e", "InService")
+        events, jitter_parts = stream_events(other.port, "e", GREEDY_WITH_DETAILS)
+    assert events == expected
+    assert jitter_parts > 3 * plain_parts
 
 
 # -- throttling before the first byte -------------------------------------------------
@@ -158,19 +180,6 @@ def test_ctrl_c_mid_stream_exits_130_keeping_the_printed_text(stalling: LocalAws
     assert "Traceback" not in errors
 
 
-def _server_of(emulator: LocalAws, endpoint: str) -> int:
-    """The pid of the model server behind `endpoint`: the child whose stdout is that endpoint's log."""
-    emulator_pid = emulator.status().pid
-    assert emulator_pid is not None
-    for pid in _children(emulator_pid):
-        log_path = Path(os.readlink(f"/proc/{pid}/fd/1"))
-        if log_path.parent == (emulator.dir / "endpoints").resolve() and log_path.name.startswith(
-            f"{endpoint}-"
-        ):
-            return pid
-    raise AssertionError(f"no model server serves {endpoint}")
-
-
 def _infer(emulator: LocalAws, tmp_path: Path, endpoint: str, max_new_tokens: str) -> subprocess.Popen[bytes]:
     """`llm-twin infer` (greedy) as a real process, on `emulator`'s local target."""
     settings_env = stack_environ(emulator.dir.parent, emulator.port)
@@ -211,7 +220,7 @@ def test_a_killed_model_server_fails_the_endpoint_and_the_cli_exits_1_keeping_th
     client has printed text when the kill lands.
     """
     sagemaker = client(stalling.port, "sagemaker")
-    server = _server_of(stalling, "doomed")
+    server = server_of(stalling, "doomed")
     process = _infer(stalling, tmp_path, "doomed", "400")
     try:
         first = _first_output(process, timeout=45)
@@ -229,7 +238,7 @@ def test_a_killed_model_server_fails_the_endpoint_and_the_cli_exits_1_keeping_th
     )
     assert stdout.startswith(first.decode()) and stdout.strip() and stdout.endswith("\n")
 
-    failed = _wait_status(sagemaker, "doomed", "Failed")
+    failed = wait_status(sagemaker, "doomed", "Failed")
     assert failed["FailureReason"].startswith(
         "The primary container for production variant AllTraffic exited with code -9."
     )
@@ -446,3 +455,15 @@ def test_reshapers_move_only_the_cuts(kind: str) -> None:
         assert sum(1 for piece in pieces if piece[-1] >= 0xC0) == 3  # 日, 本 and é each cut
     if kind == "split_lines":
         assert not any(piece.startswith(b"data:") and piece.endswith(b"\n") for piece in pieces)
+
+
+def test_jitter_is_on_only_for_a_true_word_and_keeps_its_seed() -> None:
+    assert Jitter.from_environ(
+        {"LLM_TWIN_CHUNK_JITTER": " Yes ", "LLM_TWIN_CHUNK_JITTER_SEED": "3"}
+    ) == Jitter(3)
+    assert Jitter.from_environ({"LLM_TWIN_CHUNK_JITTER": "on"}) == Jitter(0)
+    assert Jitter.from_environ({"LLM_TWIN_CHUNK_JITTER": "0"}) is None
+    assert Jitter.from_environ({}) is None
+    data = bytes(range(200))
+    first, again = Jitter(3).cutter(), Jitter(3).cutter()
+    assert list(first(data)) == list(again(data)) and b"".join(Jitter(3).cutter()(data)) == data

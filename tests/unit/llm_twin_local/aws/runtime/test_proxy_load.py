@@ -22,7 +22,7 @@ from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndp
 from llm_twin.client.stream import TokenEvent
 from llm_twin_local.aws.daemon import LocalAws
 from tests.conftest import client
-from tests.unit.llm_twin_local.aws.test_runtime import _children, _deploy, _emulator, _wait_status, tiny_model  # noqa: F401
+from tests.support.runtime import children, deploy, running_emulator, wait_status
 
 pytestmark = pytest.mark.stack
 
@@ -39,16 +39,13 @@ def _parameters(seed: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:  # noqa: F811
-    emulators = _emulator(tmp_path_factory)
-    emulator = next(emulators)
-    try:
+def endpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[LocalAws]:
+    """An emulator of its own (not the package's shared one), serving endpoint "e" only."""
+    with running_emulator(tmp_path_factory.mktemp("runtime")) as emulator:
         sagemaker = client(emulator.port, "sagemaker")
-        _deploy(sagemaker, "e", tiny_model)
-        _wait_status(sagemaker, "e", "InService", timeout=120)
+        deploy(sagemaker, "e", tiny_model)
+        wait_status(sagemaker, "e", "InService", timeout=120)
         yield emulator
-    finally:
-        next(emulators, None)
 
 
 def _runtime(port: int):
@@ -92,7 +89,7 @@ def _rss(pid: int) -> int:
 def test_64_streaming_clients_each_get_exactly_their_seeded_generation(endpoint: LocalAws) -> None:
     emulator_pid = endpoint.status().pid
     assert emulator_pid is not None
-    (server_pid,) = _children(emulator_pid)
+    (server_pid,) = children(emulator_pid)
     runtime = _runtime(endpoint.port)
 
     def generate(seed: int) -> str:

@@ -1,4 +1,4 @@
-"""The key check of the model-data download, as a pure unit (the emulator test is in test_runtime_model_data).
+"""The key check of the model-data download, as a pure unit (the emulator test is in test_sources).
 
 The refused names are AWS's own list, read from botocore's service model below, so the
 rules are checked against AWS's text, not against a copy of ours.
@@ -12,7 +12,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from llm_twin_local.aws.model_data import PrefixObject, check_keys, inside, unsafe_reason
+from llm_twin_local.aws.runtime.model_data import PrefixObject, check_keys, inside, unsafe_reason
 
 URI = "s3://bucket/models/m/v1/"
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from llm_twin.cli.main import main
 from llm_twin_local.aws.daemon import LocalAws, free_port
-from llm_twin_local.aws.reaper import (
+from llm_twin_local.aws.runtime.reaper import (
     MODEL_SERVER_MODULE,
     Registry,
     _proc_command_line,
@@ -31,7 +31,7 @@ from llm_twin_local.aws.reaper import (
     is_model_server,
 )
 from tests.conftest import client, stack_environ
-from tests.unit.llm_twin_local.aws.test_runtime import _alive, _children, _deploy, _wait_status, tiny_model  # noqa: F401
+from tests.support.runtime import alive, children, deploy, wait_status
 
 pytestmark = pytest.mark.stack
 
@@ -40,18 +40,18 @@ EXIT_WITHIN = 5.0
 
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def _kill(pid: int) -> None:
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
-def serving(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[LocalAws, int, int]]:  # noqa: F811
+def serving(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[LocalAws, int, int]]:
     """An emulator process serving one endpoint: (emulator, its pid, the model server's pid)."""
     emulator = LocalAws(tmp_path / "state", free_port())
     emulator_pid = emulator.up().pid
@@ -59,9 +59,9 @@ def serving(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[LocalAws, int, i
     server = None
     try:
         sagemaker = client(emulator.port, "sagemaker")
-        _deploy(sagemaker, "e", tiny_model)
-        _wait_status(sagemaker, "e", "InService", timeout=120)
-        (server,) = _children(emulator_pid)
+        deploy(sagemaker, "e", tiny_model)
+        wait_status(sagemaker, "e", "InService", timeout=120)
+        (server,) = children(emulator_pid)
         yield emulator, emulator_pid, server
     finally:
         if server is not None:  # a failing test leaves no 440 MB process behind
@@ -89,7 +89,7 @@ def test_local_up_and_down_reap_a_leftover_model_server_and_nothing_else(
         os.kill(server, signal.SIGSTOP)
         os.kill(emulator_pid, signal.SIGKILL)
         assert _wait_gone(emulator_pid, EXIT_WITHIN)
-        assert _alive(server)
+        assert alive(server)
 
         env = stack_environ(emulator.dir.parent, emulator.port)
         result = CliRunner().invoke(main, ["--env-file", "/nonexistent/.env", "local", command], env=env)

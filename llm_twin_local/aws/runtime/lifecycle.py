@@ -1,0 +1,268 @@
+"""`LocalRuntime`: an endpoint's model servers through CreateEndpoint, UpdateEndpoint and DeleteEndpoint.
+
+Statuses follow AWS: Creating (or Updating) until the new server answers /ping, then
+InService; Failed, with a FailureReason, when a server cannot start or dies. An update
+that cannot start its server, or whose blue/green bake sees a rollback alarm, goes
+RollingBack and back to InService on the old server, which never stopped serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from moto.core.utils import utcnow
+
+from llm_twin_local.aws.runtime import reaper, servers
+from llm_twin_local.aws.runtime.rollout import Rollout, alarm_state
+from llm_twin_local.aws.runtime.servers import TGI_ENVIRONMENT, ModelServer
+from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE, ModelSources, model_data_uri
+
+log = logging.getLogger(__name__)
+
+
+class LocalRuntime:
+    """Every model server the emulator runs, keyed by endpoint ARN."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        if state_dir is None:
+            state_dir = Path(tempfile.mkdtemp(prefix="llm-twin-runtime-"))
+        self.dir = Path(state_dir) / "emulator" / "endpoints"
+        self.sources = ModelSources(Path(state_dir))
+        self.servers: dict[str, ModelServer] = {}
+        self._lock = threading.Lock()
+        self.registry = reaper.Registry.for_state_dir(Path(state_dir))
+
+    # -- lifecycle driven by the SageMaker API --------------------------------------------
+
+    def create(self, backend: Any, endpoint: Any) -> None:
+        """Start serving a new endpoint; it stays Creating until the server answers /ping."""
+        variant = _first_variant(backend, endpoint.endpoint_config_name)
+        container = _tgi_container(backend, variant)
+        if container is None:
+            return
+        endpoint.endpoint_status = "Creating"
+        server = self._launch(endpoint, variant, container)
+        _show_image(endpoint, server, container)
+        with self._lock:
+            self.servers[endpoint.arn] = server
+
+        def settle() -> None:
+            if servers.await_ready(server, _startup_timeout(variant)):
+                endpoint.endpoint_status = "InService"
+                endpoint.last_modified_time = utcnow()
+                self._watch(endpoint, server)
+            elif not server.stopping:
+                endpoint.endpoint_status = "Failed"
+                endpoint.failure_reason = server.failure
+                endpoint.last_modified_time = utcnow()
+
+        threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+    def update(self, backend: Any, endpoint: Any, config_name: str) -> None:
+        """Switch to `config_name` once its server answers; on failure keep the old one, as AWS rolls back."""
+        new_config = backend.endpoint_configs[config_name]
+        variant = _first_variant(backend, config_name)
+        container = _tgi_container(backend, variant)
+
+        def switch(server: ModelServer | None) -> None:
+            endpoint.endpoint_config_name = config_name
+            endpoint.production_variants = endpoint._process_production_variants(
+                new_config.production_variants
+            )
+            endpoint.failure_reason = None
+            with self._lock:
+                old = self.servers.pop(endpoint.arn, None)
+                if server is not None:
+                    self.servers[endpoint.arn] = server
+            if old is not None:
+                old.stop()
+            if server is not None:
+                _show_image(endpoint, server, container or {})
+            endpoint.endpoint_status = "InService"
+            endpoint.last_modified_time = utcnow()
+
+        if container is None:
+            switch(None)
+            return
+        endpoint.endpoint_status = "Updating"
+        server = self._launch(endpoint, variant, container)
+
+        def settle() -> None:
+            if servers.await_ready(server, _startup_timeout(variant)):
+                fired = self._bake(backend, endpoint, server)
+                if fired is None:
+                    switch(server)
+                    self._watch(endpoint, server)
+                    return
+                server.failure = f"alarm {fired} went to ALARM while the new fleet was baking"
+            # AWS shows RollingBack while the new fleet goes; the old one never stopped serving.
+            endpoint.endpoint_status = "RollingBack"
+            server.stop()
+            current = self.server_for(endpoint.arn)
+            endpoint.failure_reason = (
+                f"update to {config_name} rolled back{Rollout.of(endpoint).phrase()}: {server.failure}"
+            )
+            endpoint.endpoint_status = "InService" if current is not None and current.alive() else "Failed"
+            endpoint.last_modified_time = utcnow()
+
+        threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+    def _bake(self, backend: Any, endpoint: Any, server: ModelServer) -> str | None:
+        """Blue/green baking: traffic goes to the new server while the rollback alarms are watched.
+
+        Returns the first rollback alarm found in ALARM (the old server is serving again by then),
+        or None once the wait is over (at once without blue/green).
+        """
+        rollout = Rollout.of(endpoint)
+        seconds = rollout.bake_seconds(os.environ)
+        if seconds <= 0:
+            return None
+        with self._lock:
+            previous = self.servers.get(endpoint.arn)
+            self.servers[endpoint.arn] = server
+        deadline = time.monotonic() + seconds
+        fired = None
+        while fired is None and time.monotonic() < deadline:
+            fired = next((name for name in rollout.alarms if alarm_state(backend, name) == "ALARM"), None)
+            if fired is None:
+                time.sleep(servers.PING_INTERVAL)
+        with self._lock:  # switch() takes the old server from here, and a rollback keeps it
+            if previous is not None:
+                self.servers[endpoint.arn] = previous
+            else:
+                self.servers.pop(endpoint.arn, None)
+        if fired is not None:
+            log.warning("endpoint %s: rolling back, %s is in ALARM", endpoint.endpoint_name, fired)
+        return fired
+
+    def delete(self, endpoint_arn: str) -> None:
+        with self._lock:
+            server = self.servers.pop(endpoint_arn, None)
+        if server is not None:
+            server.stop()
+
+    def stop_all(self) -> None:
+        """Stop every model server (the emulator is going away); no process is left behind."""
+        with self._lock:
+            running = list(self.servers.values())
+            self.servers.clear()
+        for server in running:
+            server.stopping = True
+            if server.alive():
+                server.process.terminate()  # type: ignore[union-attr]
+        for server in running:
+            server.stop()
+
+    def server_for(self, endpoint_arn: str) -> ModelServer | None:
+        with self._lock:
+            return self.servers.get(endpoint_arn)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _launch(self, endpoint: Any, variant: Mapping[str, Any], container: Mapping[str, Any]) -> ModelServer:
+        environment = dict(container.get("Environment") or {})
+        model_id = environment[TGI_ENVIRONMENT]
+        on_disk = Path(model_id).expanduser()
+        s3_uri = model_data_uri(container)
+        stand_in = s3_uri is None and not on_disk.is_dir()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        server = ModelServer(
+            endpoint_name=endpoint.endpoint_name,
+            variant_name=variant["VariantName"],
+            model_name=variant["ModelName"],
+            model_dir=None if stand_in or s3_uri else on_disk,
+            stand_in=stand_in,
+            log_path=self.dir / f"{endpoint.endpoint_name}-{int(time.time() * 1000)}.log",
+            model_data_uri=s3_uri,
+            account_id=endpoint.arn.split(":")[4],
+        )
+        if stand_in:
+            log.warning(
+                "endpoint %s: HF_MODEL_ID %r is not a local directory; serving the tiny stand-in test "
+                "model from %s instead",
+                endpoint.endpoint_name,
+                model_id,
+                self.sources.stand_in_dir,
+            )
+        threading.Thread(
+            target=self._start,
+            args=(server, environment),
+            name=f"start-{endpoint.endpoint_name}",
+            daemon=True,
+        ).start()
+        return server
+
+    def _start(self, server: ModelServer, environment: dict[str, str]) -> None:
+        """Ready the server's model directory, then its process; a failure is the server's `failure`."""
+        try:
+            if server.stand_in:
+                server.model_dir = self.sources.stand_in()
+            elif server.model_data_uri:
+                server.model_dir = self.sources.fetch(server.account_id, server.model_data_uri)
+            if server.model_dir is not None and not server.stand_in:
+                server.model_dir = self.sources.as_safetensors(server.model_dir)
+            if server.stopping:
+                return
+            servers.spawn(server, environment, self.registry)
+            if server.stopping:
+                server.stop()
+        except (OSError, subprocess.SubprocessError) as exc:
+            server.failure = f"the model server could not start: {exc}"
+        with server.changed:
+            server.changed.notify_all()
+
+    def _watch(self, endpoint: Any, server: ModelServer) -> None:
+        """An exit nobody asked for fails the endpoint, while `server` is still the one serving it."""
+
+        def fail() -> None:
+            if self.server_for(endpoint.arn) is server:
+                endpoint.endpoint_status = "Failed"
+                endpoint.failure_reason = server.failure
+                endpoint.last_modified_time = utcnow()
+
+        servers.watch(server, fail)
+
+
+def _startup_timeout(variant: Mapping[str, Any]) -> float:
+    return float(
+        variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or servers.DEFAULT_STARTUP_TIMEOUT
+    )
+
+
+def _first_variant(backend: Any, config_name: str) -> dict[str, Any]:
+    variants = backend.endpoint_configs[config_name].production_variants
+    return variants[0] if variants else {}
+
+
+def _tgi_container(backend: Any, variant: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The variant's primary container when it is a TGI one (HF_MODEL_ID set), else None."""
+    model = backend._models.get(variant.get("ModelName"))
+    if model is None:
+        return None
+    container = model.primary_container or {}
+    if not (container.get("Environment") or {}).get(TGI_ENVIRONMENT):
+        return None
+    return container
+
+
+def _show_image(endpoint: Any, server: ModelServer, container: Mapping[str, Any]) -> None:
+    """Record what actually serves the variant where DescribeEndpoint shows it: DeployedImages."""
+    source = server.model_data_uri or server.model_dir
+    resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{source}"
+    for variant in endpoint.production_variants:
+        if variant.get("VariantName") == server.variant_name:
+            variant["DeployedImages"] = [
+                {
+                    "SpecifiedImage": container.get("Image", ""),
+                    "ResolvedImage": resolved,
+                    "ResolutionTime": utcnow(),
+                }
+            ]

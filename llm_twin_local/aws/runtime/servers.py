@@ -1,0 +1,168 @@
+"""One model-server process per endpoint variant: start it, wait for its /ping, watch it, stop it.
+
+The process is `python -m llm_twin_local.model_server` on a free loopback port, started
+on a lifeline (see `reaper`), so it ends with the emulator however the emulator ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_twin_local.aws.daemon import free_port
+from llm_twin_local.aws.runtime import reaper
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STARTUP_TIMEOUT = 600.0
+PING_INTERVAL = 0.2
+STOP_GRACE = 5.0
+TGI_ENVIRONMENT = "HF_MODEL_ID"
+"""The container variable that makes a model a TGI one, and names what it serves."""
+
+
+@dataclass
+class ModelServer:
+    """One model-server process serving one production variant of one endpoint."""
+
+    endpoint_name: str
+    variant_name: str
+    model_name: str
+    model_dir: Path | None
+    """None while the stand-in is still being made."""
+    stand_in: bool
+    log_path: Path
+    model_data_uri: str | None = None
+    """The container's ModelDataSource S3 prefix; downloaded from the emulator's S3 before the start."""
+    account_id: str = ""
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    ready: bool = False
+    failure: str | None = None
+    stopping: bool = False
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    @property
+    def host(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """Terminate, then kill after a grace period; safe to call twice."""
+        self.stopping = True
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def spawn(server: ModelServer, environment: dict[str, str], registry: reaper.Registry) -> None:
+    """Start the server's process on a free port, its `model_dir` being ready; raises OSError."""
+    server.port = free_port()
+    env = {**os.environ, **environment}
+    # Several servers share two cores with the emulator; one thread each is plenty for the tiny model.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.pop("PORT", None)
+    with open(server.log_path, "ab") as log_file:
+        server.process = reaper.spawn(
+            [
+                sys.executable,
+                "-m",
+                reaper.MODEL_SERVER_MODULE,
+                "--model-dir",
+                str(server.model_dir),
+                "--port",
+                str(server.port),
+                "--model-id",
+                environment[TGI_ENVIRONMENT],
+            ],
+            registry=registry,
+            port=server.port,
+            stdout=log_file,
+            env=env,
+        )
+
+
+def await_ready(server: ModelServer, timeout: float) -> bool:
+    """True once /ping answers 200; False (with `failure` set) when it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.stopping or server.failure:
+            return False
+        process = server.process
+        if process is not None:
+            if process.poll() is not None:
+                server.failure = exit_reason(server, process.returncode)
+                return False
+            if _pings(server.port):
+                server.ready = True
+                log.info("endpoint %s: model server on port %d is ready", server.endpoint_name, server.port)
+                return True
+        with server.changed:
+            server.changed.wait(PING_INTERVAL)
+    server.failure = (
+        f"The primary container for production variant {server.variant_name} did not pass the ping "
+        f"health check within {timeout:.0f}s. See {server.log_path}"
+    )
+    server.stop()
+    server.stopping = False
+    return False
+
+
+def watch(server: ModelServer, on_exit: Callable[[], None]) -> None:
+    """In a thread, wait for the process to end; an exit nobody asked for sets `failure` and calls `on_exit`."""
+
+    def wait() -> None:
+        assert server.process is not None
+        code = server.process.wait()
+        if server.stopping:
+            return
+        server.failure = exit_reason(server, code)
+        log.warning("endpoint %s: %s", server.endpoint_name, server.failure)
+        on_exit()
+
+    threading.Thread(target=wait, name=f"watch-{server.endpoint_name}", daemon=True).start()
+
+
+def exit_reason(server: ModelServer, code: int) -> str:
+    return (
+        f"The primary container for production variant {server.variant_name} exited with code {code}. "
+        f"See {server.log_path}"
+    )
+
+
+def gone(server: ModelServer) -> bool:
+    """True when the server process has exited; its socket closes a moment before it is reaped."""
+    process = server.process
+    if process is None:
+        return True
+    try:
+        process.wait(1.0)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _pings(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as reply:
+            status: int = reply.status
+            return status == 200
+    except (urllib.error.URLError, OSError):
+        return False
