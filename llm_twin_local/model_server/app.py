@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-# The shared TGI parameter rules (`params`) raise the client's error; the server answers with its own.
 from llm_twin.protocol.text import json_text_problem
 
 from . import wire
