@@ -1,4 +1,8 @@
-"""`llm-twin cost`, and the cost confirmation `apply` asks for on the aws target."""
+"""`llm-twin cost`, and the cost confirmation `apply` asks for on the aws target.
+
+The rules (the budget, when to ask) are `llm_twin.control.cost.budget`'s; this module
+prints the estimate and asks the question.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ from typing import Any
 
 import click
 
+from llm_twin.cli import context
+from llm_twin.cli.context import READ_ONLY_INTERRUPTED, interrupts
+from llm_twin.control.cost import budget
 from llm_twin.control.cost import estimate as cost
-from llm_twin.errors import BudgetExceededError, ConfirmationRequiredError
+from llm_twin.control.deploy.deployment import Deployment
 
 
 def render_estimate(estimate: cost.CostEstimate, endpoint: str) -> list[str]:
@@ -41,58 +48,36 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def confirm_apply_cost(deployment: Any, *, yes: bool) -> None:
-    """On the aws target: print the estimate, enforce the budget, and ask before spending.
-
-    `--yes` skips the question; without a terminal to ask on, refuse rather than guess.
-    The local target costs nothing, so nothing is asked there.
-    """
+def confirm_apply_cost(deployment: Deployment, *, yes: bool) -> None:
+    """On the aws target: print the estimate, then pass the budget and ask before spending."""
     settings = deployment.settings
-    if settings.target != "aws":
+    if not budget.gated(settings):
         return
     estimate = deployment.cost_estimate()
     for line in render_estimate(estimate, settings.names.endpoint):
         click.echo(line)
-    if cost.over_budget(settings, estimate):
-        raise BudgetExceededError(
-            f"the estimate ${estimate.monthly_usd:.2f}/month is above COST_MONTHLY_BUDGET_USD="
-            f"{settings.cost.monthly_budget:g}: lower AUTOSCALING_MAX_CAPACITY or the instance type, "
-            "or raise the budget"
-        )
-    if yes:
-        return
-    if not _interactive():
-        raise ConfirmationRequiredError(
-            "apply on TARGET=aws needs a confirmation of the cost above: pass --yes when there is "
-            "no terminal to ask on"
-        )
-    if not click.confirm(f"apply for up to ${estimate.hourly_usd:.2f}/h?", default=False):
-        raise ConfirmationRequiredError("apply cancelled at the cost confirmation: nothing was changed")
-
-
-def _estimate(ctx: click.Context) -> tuple[Any, cost.CostEstimate]:
-    from llm_twin.cli.main import _deployment
-
-    deployment = _deployment(ctx, terraform=False)  # an estimate runs no terraform
-    return deployment, deployment.cost_estimate()
+    confirmation = budget.check_apply_cost(settings, estimate, yes=yes, interactive=_interactive())
+    if confirmation == "ask" and not click.confirm(
+        f"apply for up to ${estimate.hourly_usd:.2f}/h?", default=False
+    ):
+        raise budget.declined()
 
 
 @click.command("cost")
 @click.option("--json", "json_output", is_flag=True, help="Print the estimate as one JSON object.")
 @click.pass_context
+@interrupts(READ_ONLY_INTERRUPTED)
 def cost_command(ctx: click.Context, json_output: bool) -> None:
     """Estimate the stack's hourly and monthly cost (USD) at its largest configured size."""
-    from llm_twin.cli.main import handle_errors  # cli.py imports this module while it is built
-
-    deployment, estimate = handle_errors(_estimate)(ctx)
+    settings = context.settings(ctx)
+    estimate = context.deployment(settings, terraform=False).cost_estimate()  # an estimate runs no terraform
     if json_output:
         click.echo(json.dumps(as_json(estimate), indent=2))
         return
-    for line in render_estimate(estimate, deployment.settings.names.endpoint):
+    for line in render_estimate(estimate, settings.names.endpoint):
         click.echo(line)
-    if cost.over_budget(deployment.settings, estimate):
+    if cost.over_budget(settings, estimate):
         click.echo(
-            f"over budget: COST_MONTHLY_BUDGET_USD={deployment.settings.cost.monthly_budget:g}; "
-            "`apply` on aws will refuse",
+            f"over budget: COST_MONTHLY_BUDGET_USD={settings.cost.monthly_budget:g}; `apply` on aws will refuse",
             err=True,
         )

@@ -1,36 +1,46 @@
 """`llm-twin infer PROMPT`: stream the endpoint's tokens to stdout as they arrive.
 
 Every byte goes through boto3's sagemaker-runtime, the path a real endpoint uses; on the
-local target that is the emulator's runtime, so no AWS credentials are involved. Output
-is flushed per token. Exit codes: 0 done, 1 the call or the stream failed (the text
-already printed is kept), 2 a bad option, 130 interrupted.
+local target that is the emulator's runtime, called with the deployer's key the
+bootstrap wrote. Output is flushed per token. Exit codes: 0 done, 1 the call or the
+stream failed (the text already printed is kept), 2 a bad option, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from llm_twin.cli import context
+from llm_twin.cli.context import interrupts
+from llm_twin.cli.options import endpoint_options, positive
 from llm_twin.client.endpoint import (
     ASYNC_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
     ChatResult,
     GenerationResult,
     LLMInferenceSagemakerEndpoint,
     async_bucket,
     aws_clients,
 )
+from llm_twin.client.parameters import (
+    MAX_NEW_TOKENS_OPTION,
+    TEMPERATURE_OPTION,
+    TOP_P_OPTION,
+    OptionRule,
+    request_parameters,
+)
 from llm_twin.client.stream import ChatDelta, TokenEvent
-from llm_twin.config import load_settings
-from llm_twin.control.images import require_image
+from llm_twin.config import Settings
+from llm_twin.config.credentials import Credentials
 from llm_twin.errors import InferenceError, LlmTwinError
 from llm_twin.protocol.text import first_surrogate, invalid_byte
+
+Event = TokenEvent | GenerationResult | ChatDelta | ChatResult
 
 
 def _utf8(what: str, text: str) -> str:
@@ -67,84 +77,23 @@ def _stops(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     return tuple(_utf8("the stop sequence", stop) for stop in value)
 
 
-def _at_least_one(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    if value is not None and value < 1:
-        raise click.BadParameter("must be at least 1")
-    return value
+def _checked(rule: OptionRule) -> Callable[[click.Context, click.Parameter, float | None], float | None]:
+    """A Click callback holding an option to the client's rule for it (what the request can express)."""
 
+    def check(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+        problem = rule.problem(value)
+        if problem is not None:
+            raise click.BadParameter(problem)
+        return value
 
-def _non_negative(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value >= 0:
-        raise click.BadParameter("must be >= 0 (0 means greedy decoding)")
-    return value
-
-
-def _unit_interval(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not 0 < value <= 1:
-        raise click.BadParameter("must be in (0, 1]")
-    return value
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not value > 0:
-        raise click.BadParameter("must be > 0")
-    return value
-
-
-def endpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`--endpoint` and `--read-timeout`, the same for `infer` and `serve`."""
-    command = click.option(
-        "--read-timeout",
-        type=float,
-        default=DEFAULT_READ_TIMEOUT,
-        show_default=True,
-        callback=_positive,
-        help="Seconds without a byte from the endpoint before a stream is given up.",
-    )(command)
-    return click.option("--endpoint", default=None, help="Endpoint name; defaults to the configured one.")(
-        command
-    )
-
-
-def _parameters(
-    chat: bool,
-    max_new_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
-    stop: tuple[str, ...],
-    seed: int | None,
-) -> dict[str, Any]:
-    """Request parameters under TGI's names (generate) or OpenAI's (Messages API)."""
-    parameters: dict[str, Any] = {}
-    if max_new_tokens is not None:
-        parameters["max_tokens" if chat else "max_new_tokens"] = max_new_tokens
-    if chat:
-        # The Messages API takes OpenAI's meanings: temperature 0 is greedy, top_p 1 no cut.
-        parameters.update(
-            {k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None}
-        )
-    else:
-        # TGI's generate refuses temperature 0; null removes the sampling defaults instead.
-        if temperature == 0:
-            parameters.update(temperature=None, top_p=None, do_sample=False)
-        elif temperature is not None:
-            parameters["temperature"] = temperature
-        if top_p is not None and "do_sample" not in parameters:
-            parameters["top_p"] = None if top_p == 1 else top_p
-    if stop:
-        parameters["stop"] = list(stop)
-    if seed is not None:
-        parameters["seed"] = seed
-    if not chat:
-        parameters["details"] = True
-    return parameters
+    return check
 
 
 def _emit(obj: dict[str, Any]) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
 
 
-def _event_json(event: TokenEvent | GenerationResult | ChatDelta | ChatResult) -> dict[str, Any]:
+def _event_json(event: Event) -> dict[str, Any]:
     if isinstance(event, TokenEvent):
         token = event.token
         return {
@@ -168,12 +117,15 @@ def _event_json(event: TokenEvent | GenerationResult | ChatDelta | ChatResult) -
 
 
 def _run_async(
-    client: LLMInferenceSagemakerEndpoint, settings: Any, as_json: bool, timeout: float
+    client: LLMInferenceSagemakerEndpoint,
+    settings: Settings,
+    credentials: Credentials,
+    as_json: bool,
+    timeout: float,
 ) -> GenerationResult:
     """Submit through S3, say where the answer will land (stderr, or a JSON event), then poll."""
-    clients = aws_clients(settings)
-    s3 = clients.client("s3")
-    bucket = async_bucket(clients.client("sagemaker"), client.endpoint_name)
+    s3 = aws_clients(settings, credentials).client("s3")
+    bucket = async_bucket(client.sagemaker_client, client.endpoint_name)
     invocation = client.submit_async(s3, bucket)
     if as_json:
         _emit(
@@ -193,7 +145,7 @@ def _run_async(
     return client.wait_async(s3, invocation, timeout=timeout)
 
 
-def _visible_text(event: Any) -> str:
+def _visible_text(event: Event) -> str:
     if isinstance(event, TokenEvent):
         return "" if event.token.special else event.token.text
     if isinstance(event, ChatDelta):
@@ -201,20 +153,84 @@ def _visible_text(event: Any) -> str:
     return ""
 
 
+@dataclass
+class _Output:
+    """What `infer` printed, so an error or a Ctrl-C ends the partial line (and, with --json, says why)."""
+
+    as_json: bool
+    printed: bool = False
+
+    def text(self, text: str) -> None:
+        # `printed` is set before the echo: a Ctrl-C landing right after a flush must still
+        # end the printed line.
+        self.printed = True
+        click.echo(text, nl=False)  # click.echo flushes: one token, one flush
+
+    def event(self, event: Event) -> None:
+        if self.as_json:
+            _emit(_event_json(event))
+        elif isinstance(event, GenerationResult | ChatResult):
+            if not self.printed:  # the whole text, when no token came before it
+                self.text(event.text if isinstance(event, GenerationResult) else event.content)
+        elif text := _visible_text(event):
+            self.text(text)
+
+    def close(self, error: LlmTwinError | None) -> None:
+        """Before the root handler's line: the partial line ended, the JSON error event emitted."""
+        if self.printed:
+            click.echo()
+        if self.as_json and error is not None:
+            partial = error.partial_text if isinstance(error, InferenceError) else ""
+            _emit(
+                {
+                    "event": "error",
+                    "error": type(error).__name__,
+                    "message": str(error),
+                    "partial_text": partial,
+                }
+            )
+
+
+def _events(
+    client: LLMInferenceSagemakerEndpoint,
+    prompt: str,
+    parameters: dict[str, Any],
+    *,
+    chat: bool,
+    stream: bool,
+) -> Iterable[Event]:
+    """The call the options ask for, as the events it yields (one result when not streamed)."""
+    if chat:
+        messages = [{"role": "user", "content": prompt}]
+        if stream:
+            return client.chat(messages, stream=True, **parameters)
+        return [client.chat(messages, **parameters)]
+    client.set_payload(prompt, parameters)
+    return client.stream() if stream else [client.generate()]
+
+
 @click.command()
 @click.argument("prompt", callback=_prompt)
 @click.option(
-    "--max-new-tokens", type=int, default=None, callback=_at_least_one, help="Tokens to generate at most."
+    "--max-new-tokens",
+    type=int,
+    default=None,
+    callback=_checked(MAX_NEW_TOKENS_OPTION),
+    help="Tokens to generate at most.",
 )
 @click.option(
     "--temperature",
     type=float,
     default=None,
-    callback=_non_negative,
+    callback=_checked(TEMPERATURE_OPTION),
     help="Sampling temperature; 0 is greedy.",
 )
 @click.option(
-    "--top-p", type=float, default=None, callback=_unit_interval, help="Nucleus sampling mass, in (0, 1]."
+    "--top-p",
+    type=float,
+    default=None,
+    callback=_checked(TOP_P_OPTION),
+    help="Nucleus sampling mass, in (0, 1].",
 )
 @click.option("--stop", multiple=True, callback=_stops, help="Stop sequence (repeatable).")
 @click.option("--seed", type=int, default=None, help="Sampling seed, for reproducible output.")
@@ -233,10 +249,11 @@ def _visible_text(event: Any) -> str:
     type=float,
     default=ASYNC_TIMEOUT,
     show_default=True,
-    callback=_positive,
+    callback=positive,
     help="With --async: seconds to wait for the output object.",
 )
 @click.pass_context
+@interrupts("Interrupted: the generation was stopped; the text above is what arrived.")
 def infer(
     ctx: click.Context,
     prompt: str,
@@ -254,60 +271,24 @@ def infer(
     async_timeout: float,
 ) -> None:
     """Generate from PROMPT ('-' reads it from stdin), printing tokens as they arrive."""
-    env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
     if use_async and chat:
         raise click.BadParameter("--async sends TGI's generate payload; drop --chat", param_hint="--async")
-    parameters = _parameters(chat, max_new_tokens, temperature, top_p, stop, seed)
-    printed = False
-    try:
-        settings = load_settings(os.environ, env_file)
-        require_image(settings)
-        client = LLMInferenceSagemakerEndpoint.from_settings(
-            settings, endpoint_name=endpoint, read_timeout=read_timeout
-        )
-        events: Any
-        if use_async:
-            client.set_payload(prompt, parameters)
-            events = [_run_async(client, settings, as_json, async_timeout)]
-        elif chat:
-            messages = [{"role": "user", "content": prompt}]
-            answer = client.chat(messages, stream=not no_stream, **parameters)
-            events = [answer] if isinstance(answer, ChatResult) else answer
-        elif no_stream:
-            client.set_payload(prompt, parameters)
-            events = [client.generate()]
-        else:
-            client.set_payload(prompt, parameters)
-            events = client.stream()
-        for event in events:
-            if as_json:
-                _emit(_event_json(event))
-                continue
-            # `printed` is set before the echo: a Ctrl-C landing right after a flush must still
-            # end the printed line.
-            if isinstance(event, GenerationResult | ChatResult):
-                if not printed:
-                    printed = True
-                    click.echo(event.text if isinstance(event, GenerationResult) else event.content, nl=False)
-                continue
-            text = _visible_text(event)
-            if text:
-                printed = True
-                click.echo(text, nl=False)  # click.echo flushes: one token, one flush
-        if not as_json:
-            click.echo()
-    except LlmTwinError as exc:
-        if printed:
-            click.echo()
-        if as_json:
-            partial = exc.partial_text if isinstance(exc, InferenceError) else ""
-            _emit(
-                {"event": "error", "error": type(exc).__name__, "message": str(exc), "partial_text": partial}
-            )
-        click.echo(f"{type(exc).__name__}: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        if printed:
-            click.echo()
-        click.echo("Interrupted: the generation was stopped; the text above is what arrived.", err=True)
-        sys.exit(130)
+    parameters = request_parameters(
+        chat=chat, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
+    )
+    output = _Output(as_json)
+    context.on_error(output.close)
+    settings = context.settings(ctx)
+    credentials = context.inference_identity(settings)
+    client = LLMInferenceSagemakerEndpoint.from_settings(
+        settings, credentials=credentials, endpoint_name=endpoint, read_timeout=read_timeout
+    )
+    if use_async:
+        client.set_payload(prompt, parameters)
+        events: Iterable[Event] = [_run_async(client, settings, credentials, as_json, async_timeout)]
+    else:
+        events = _events(client, prompt, parameters, chat=chat, stream=not no_stream)
+    for event in events:
+        output.event(event)
+    if not as_json:
+        click.echo()

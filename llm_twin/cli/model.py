@@ -1,8 +1,8 @@
 """`llm-twin model push|list|rm`: checkpoints in the artifact bucket, ready for `model_data_source`.
 
-`push --deploy` records the pushed prefix in the env file (MODEL_DATA_S3_URI, and
-HF_MODEL_ID=/opt/ml/model where SageMaker mounts it), keeping every other line, so a
-later `make apply` serves the same model; then it runs the same apply as `llm-twin apply`.
+`push --deploy` records the pushed prefix in the env file, then runs the same apply as
+`llm-twin apply`. The rules (what may be pushed, what --deploy writes) are
+`llm_twin.control.models.publish`'s; this module shows the progress and the results.
 """
 
 from __future__ import annotations
@@ -10,59 +10,26 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from llm_twin.config import Settings, load_settings
-from llm_twin.control.deploy.deployment import Deployment
-from llm_twin.control.env_file import set_env_values
-from llm_twin.control.images import require_image
-from llm_twin.control.models import store as model_store
-from llm_twin.control.models.convert import convert_checkpoint
-from llm_twin.errors import CheckpointError, SettingsError
-from llm_twin.protocol.checkpoints import Checkpoint, inspect_checkpoint, model_name, model_version
+from llm_twin.cli import context
+from llm_twin.cli.context import READ_ONLY_INTERRUPTED, TERRAFORM_INTERRUPTED, Invocation, interrupts, say
+from llm_twin.config import Settings
+from llm_twin.control.models import publish
+from llm_twin.protocol.checkpoints import Checkpoint, model_name, model_version
 
-CONTAINER_MODEL_DIR = "/opt/ml/model"
-"""Where SageMaker puts `model_data_source` files in the container; TGI loads HF_MODEL_ID from it."""
-
-
-def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """cli.handle_errors, looked up per call: cli.py imports this module while it is being built."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from llm_twin.cli.main import handle_errors
-
-        return handle_errors(command)(*args, **kwargs)
-
-    return wrapper
-
-
-def _say(message: str) -> None:
-    click.echo(f"» {message}")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = load_settings(os.environ, ctx.obj["env_file"])
-    require_image(settings)
-    return settings
-
-
-def _deployment(settings: Settings) -> Deployment:
-    from llm_twin.cli.main import _print_event
-
-    return Deployment(settings, on_event=_print_event, on_message=_say)
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 class _ByteBar:
     """A progress bar in bytes, started once the push knows how much it will upload."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
 
     def start(self, total: int) -> None:
         if total:
@@ -81,17 +48,6 @@ class _ByteBar:
             self.bar = None
 
 
-def _deploy_conflicts(uri: str) -> None:
-    """The environment wins over the env file: a value there would silently undo --deploy."""
-    for key, wanted in (("MODEL_DATA_S3_URI", uri), ("HF_MODEL_ID", CONTAINER_MODEL_DIR)):
-        current = os.environ.get(key)
-        if current is not None and current != wanted:
-            raise SettingsError(
-                f"{key}={current!r} is set in the environment, which overrides the env file that --deploy "
-                f"writes ({key}={wanted}): unset it, then re-run"
-            )
-
-
 @click.group()
 def model() -> None:
     """Checkpoints in the artifact bucket (s3://<bucket>/models/<name>/<version>/)."""
@@ -106,7 +62,7 @@ def model() -> None:
 @click.option("--deploy", is_flag=True, help="Serve the pushed prefix: write it to the env file and apply.")
 @click.option("--as-admin", is_flag=True, help="Use the admin credentials, not the deployer's.")
 @click.pass_context
-@_handle_errors
+@interrupts("Interrupted: nothing was uploaded.")
 def push(
     ctx: click.Context,
     path: Path,
@@ -118,25 +74,21 @@ def push(
     as_admin: bool,
 ) -> None:
     """Upload the checkpoint at PATH (multipart, parallel, verified; only changed files)."""
-    settings = _settings(ctx)
+    settings = context.settings(ctx)
     name = model_name(name or path.resolve().name)
     if version is not None:
         model_version(version)
-    checkpoint = inspect_checkpoint(path)
     with tempfile.TemporaryDirectory(prefix="llm-twin-convert-") as scratch:
-        if checkpoint.weight_format == "pickle":
-            if not convert:
-                raise CheckpointError(
-                    f"{path} holds pickle weights ({checkpoint.weights[0]}), which can run code when loaded "
-                    "and which TGI converts at every boot: pass --convert to rewrite them as safetensors "
-                    "(every tensor is checked equal) before the upload"
-                )
-            result = convert_checkpoint(path, Path(scratch) / path.resolve().name)
-            _say(
-                f"converted {len(result.written)} weight files to safetensors ({result.tensors} tensors equal)"
+        prepared = publish.pushable(path, Path(scratch), convert=convert)
+        if prepared.conversion is not None:
+            converted = prepared.conversion
+            say(
+                f"converted {len(converted.written)} weight files to safetensors "
+                f"({converted.tensors} tensors equal)"
             )
-            checkpoint = inspect_checkpoint(result.target)
-        _push(ctx, settings, checkpoint, name, version, force=force, deploy=deploy, as_admin=as_admin)
+        _push(
+            ctx, settings, prepared.checkpoint, name, version, force=force, deploy=deploy, as_admin=as_admin
+        )
 
 
 def _push(
@@ -151,42 +103,50 @@ def _push(
     as_admin: bool,
 ) -> None:
     version = version or checkpoint.default_version
-    store = model_store.store_for(_deployment(settings), as_admin=as_admin)
+    store = context.deployment(settings, terraform=False).model_store(as_admin=as_admin)
+    target = store.uri(f"models/{name}/{version}/")
     if deploy:
-        _deploy_conflicts(store.uri(f"models/{name}/{version}/"))
+        publish.check_deploy_environment(os.environ, target)
+    # The manifest is written last, so a stopped upload is never taken for a model.
+    context.when_interrupted(
+        f"Interrupted: the upload stopped; {target} stays incomplete (no manifest, never deployed) "
+        "and the same `llm-twin model push` resumes it."
+    )
     bar = _ByteBar()
     try:
         result = store.push(checkpoint, name, version, force=force, on_bytes=bar.advance, on_plan=bar.start)
     finally:
         bar.finish()
     if result.removed:
-        _say(f"removed {len(result.removed)} objects of the model that was there (--force)")
+        say(f"removed {len(result.removed)} objects of the model that was there (--force)")
     copied = f"{len(result.copied)} copied from an earlier version, " if result.copied else ""
-    _say(
+    say(
         f"pushed {result.uri}: {len(result.uploaded)} files uploaded ({result.bytes_uploaded / 1e6:.1f} MB), "
         f"{copied}{len(result.skipped)} unchanged; every file verified (size and sha256)"
     )
     if not deploy:
         click.echo(result.uri)
         return
-    env_file: Path = ctx.obj["env_file"]
-    set_env_values(env_file, {"MODEL_DATA_S3_URI": result.uri, "HF_MODEL_ID": CONTAINER_MODEL_DIR})
-    _say(f"wrote MODEL_DATA_S3_URI={result.uri} and HF_MODEL_ID={CONTAINER_MODEL_DIR} to {env_file}")
-    applied = _deployment(_settings(ctx)).apply(as_admin=as_admin)
+    env_file = ctx.ensure_object(Invocation).env_file
+    written = publish.record_deploy(env_file, result.uri)
+    say(f"wrote {' and '.join(f'{key}={value}' for key, value in written.items())} to {env_file}")
+    context.when_interrupted(TERRAFORM_INTERRUPTED)
+    # Loaded again: the env file now names the pushed model.
+    applied = context.deployment(context.settings(ctx), terraform=False).apply(as_admin=as_admin)
     if applied.endpoint is not None:
-        _say(f"endpoint {applied.endpoint.name} is {applied.endpoint.status}, serving {result.uri}")
+        say(f"endpoint {applied.endpoint.name} is {applied.endpoint.status}, serving {result.uri}")
 
 
 @model.command("list")
 @click.option("--as-admin", is_flag=True, help="Use the admin credentials, not the deployer's.")
 @click.pass_context
-@_handle_errors
+@interrupts(READ_ONLY_INTERRUPTED)
 def list_models(ctx: click.Context, as_admin: bool) -> None:
     """The model versions in the bucket; `incomplete` marks an interrupted push."""
-    settings = _settings(ctx)
-    models = model_store.store_for(_deployment(settings), as_admin=as_admin).list_models()
+    settings = context.settings(ctx)
+    models = context.deployment(settings, terraform=False).model_store(as_admin=as_admin).list_models()
     if not models:
-        _say("no models in the bucket yet: `llm-twin model push PATH`")
+        say("no models in the bucket yet: `llm-twin model push PATH`")
         return
     click.echo(f"{'NAME':24} {'VERSION':16} {'FILES':>5} {'SIZE':>10}  {'STATUS':10} URI")
     for item in models:
@@ -204,11 +164,14 @@ def list_models(ctx: click.Context, as_admin: bool) -> None:
 @click.option("--force", is_flag=True, help="Remove it even when MODEL_DATA_S3_URI points at it.")
 @click.option("--as-admin", is_flag=True, help="Use the admin credentials, not the deployer's.")
 @click.pass_context
-@_handle_errors
+@interrupts(
+    "Interrupted: the removal stopped; a version whose manifest is gone lists as incomplete: "
+    "the same `llm-twin model rm` finishes it."
+)
 def remove(ctx: click.Context, name: str, version: str | None, force: bool, as_admin: bool) -> None:
     """Delete model NAME (or one --version) from the bucket; the manifest goes first."""
-    settings = _settings(ctx)
-    store = model_store.store_for(_deployment(settings), as_admin=as_admin)
+    settings = context.settings(ctx)
+    store = context.deployment(settings, terraform=False).model_store(as_admin=as_admin)
     keep = None if force else settings.model.data_s3_uri or None
     for uri in store.remove(model_name(name), model_version(version) if version else None, keep_uri=keep):
-        _say(f"removed {uri}")
+        say(f"removed {uri}")

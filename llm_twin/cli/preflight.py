@@ -1,24 +1,28 @@
-"""`llm-twin preflight`, and the gate `apply` runs through on the aws target."""
+"""`llm-twin preflight`, and the gate `apply` runs through on the aws target.
+
+The lookups and checks are `llm_twin.control.preflight`'s; this module prints the table.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-from typing import Any
 
 import click
 
-from llm_twin.control.aws import AwsClients
-from llm_twin.control.credentials import read_credentials
-from llm_twin.control.preflight import checks as preflight
-from llm_twin.control.preflight.lookups import DEFAULT_HUB_URL, gather
+from llm_twin.cli import context
+from llm_twin.cli.context import READ_ONLY_INTERRUPTED, interrupts
+from llm_twin.control.deploy.stacks import Stacks
+from llm_twin.control.preflight.checks import PreflightReport
+from llm_twin.control.preflight.lookups import DEFAULT_HUB_URL
+from llm_twin.control.preflight.run import run_preflight
 from llm_twin.errors import PreflightFailedError
 
 STATUS_MARK = {"OK": "OK  ", "WARN": "WARN", "FAIL": "FAIL", "SKIP": "SKIP"}
 
 
-def render_report(report: preflight.PreflightReport, heading: str) -> list[str]:
+def render_report(report: PreflightReport, heading: str) -> list[str]:
     """The table: one row per check, the fix indented under every WARN and FAIL."""
     width = max(len(c.name) for c in report.checks)
     lines = [heading]
@@ -35,28 +39,17 @@ def render_report(report: preflight.PreflightReport, heading: str) -> list[str]:
     return lines
 
 
-def _clients(deployment: Any, as_admin: bool) -> AwsClients:
-    """The identity `apply` would run as: the deployer once bootstrapped, else the admin."""
-    if as_admin or not deployment.credentials_path.is_file():
-        return deployment.clients(deployment.admin_credentials())
-    credentials, _ = read_credentials(deployment.credentials_path)
-    return deployment.clients(credentials)
+def _report(stacks: Stacks, as_admin: bool) -> PreflightReport:
+    # HF_ENDPOINT is the hub's own variable (a mirror), read where the lookup is made.
+    return run_preflight(stacks, as_admin=as_admin, hub_url=os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_URL)
 
 
-def run_preflight(deployment: Any, *, as_admin: bool = False) -> preflight.PreflightReport:
-    """Every lookup, then every check; on the local target the emulator is started first."""
-    deployment.ensure_local()
-    hub_url = os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_URL
-    inputs = gather(deployment.settings, _clients(deployment, as_admin), hub_url=hub_url)
-    return preflight.run_checks(inputs)
-
-
-def _heading(deployment: Any) -> str:
-    s = deployment.settings
+def _heading(stacks: Stacks) -> str:
+    s = stacks.settings
     return f"preflight for {s.names.endpoint} on {s.variant.instance_type} in {s.region} (TARGET={s.target})"
 
 
-def _raise_if_failed(report: preflight.PreflightReport) -> None:
+def _raise_if_failed(report: PreflightReport) -> None:
     failed = [c.name for c in report.checks if c.status == "FAIL"]
     if failed:
         raise PreflightFailedError(
@@ -64,26 +57,13 @@ def _raise_if_failed(report: preflight.PreflightReport) -> None:
         )
 
 
-def preflight_before_apply(deployment: Any, *, as_admin: bool, skip: bool) -> None:
+def preflight_before_apply(stacks: Stacks, *, as_admin: bool, skip: bool) -> None:
     """On the aws target: print the table; any FAIL stops before Terraform runs, WARN goes on."""
-    if skip or deployment.settings.target != "aws":
+    if skip or stacks.settings.target != "aws":
         return
-    report = run_preflight(deployment, as_admin=as_admin)
-    for line in render_report(report, _heading(deployment)):
+    report = _report(stacks, as_admin)
+    for line in render_report(report, _heading(stacks)):
         click.echo(line)
-    _raise_if_failed(report)
-
-
-def _preflight(ctx: click.Context, as_admin: bool, json_output: bool) -> None:
-    from llm_twin.cli.main import _deployment
-
-    deployment = _deployment(ctx)
-    report = run_preflight(deployment, as_admin=as_admin)
-    if json_output:
-        click.echo(json.dumps([dataclasses.asdict(c) for c in report.checks], indent=2))
-    else:
-        for line in render_report(report, _heading(deployment)):
-            click.echo(line)
     _raise_if_failed(report)
 
 
@@ -91,11 +71,17 @@ def _preflight(ctx: click.Context, as_admin: bool, json_output: bool) -> None:
 @click.option("--as-admin", is_flag=True, help="Look up as the admin identity, not the deployer's.")
 @click.option("--json", "json_output", is_flag=True, help="Print the checks as a JSON list.")
 @click.pass_context
+@interrupts(READ_ONLY_INTERRUPTED)
 def preflight_command(ctx: click.Context, as_admin: bool, json_output: bool) -> None:
     """Check quota, GPU fit, token limits, SM_NUM_GPUS, gated model, image and timeouts.
 
     Exit 1 when a check FAILs; WARN and SKIP do not stop anything.
     """
-    from llm_twin.cli.main import handle_errors  # cli.py imports this module while it is built
-
-    handle_errors(_preflight)(ctx, as_admin, json_output)
+    deployment = context.deployment(context.settings(ctx))
+    report = _report(deployment, as_admin)
+    if json_output:
+        click.echo(json.dumps([dataclasses.asdict(c) for c in report.checks], indent=2))
+    else:
+        for line in render_report(report, _heading(deployment)):
+            click.echo(line)
+    _raise_if_failed(report)

@@ -2,23 +2,28 @@
 
 Starlette and uvicorn come with the `serve` extra, so they are imported when the
 command runs, not when the CLI loads. Exit codes: 2 for a bad option or setting (nothing
-started), 1 when the endpoint cannot be reached at start.
+started), 1 when the endpoint cannot be reached at start, 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from llm_twin.cli.infer import endpoint_options
+from llm_twin.cli import context
+from llm_twin.cli.context import interrupts
+from llm_twin.cli.options import endpoint_options
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.config import build_settings, load_settings
+from llm_twin.config import build_settings
 from llm_twin.config.spec import SPEC
-from llm_twin.control.images import require_image
-from llm_twin.errors import LlmTwinError, SettingsError
+from llm_twin.control.aws import EndpointState
+from llm_twin.control.deploy.deployment import Deployment
+from llm_twin.errors import SettingsError
+
+if TYPE_CHECKING:
+    from llm_twin.gateway import EndpointHealth
 
 
 def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -26,9 +31,20 @@ def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
         return None
     parse = SPEC["GATEWAY_HOST"][1]
     try:
-        return parse("--host", value)
+        host: str = parse("--host", value)
     except SettingsError as exc:
         raise click.BadParameter(str(exc).removeprefix(f"--host={value!r} is invalid: ")) from None
+    return host
+
+
+def endpoint_health(deployment: Deployment) -> Callable[[], EndpointHealth]:
+    """The gateway's /health source: the endpoint as DescribeEndpoint shows it, in the gateway's terms."""
+    from llm_twin.gateway import EndpointHealth
+
+    def health(state: EndpointState) -> EndpointHealth:
+        return EndpointHealth(name=state.name, status=state.status, failure_reason=state.failure_reason)
+
+    return lambda: health(deployment.endpoint_state())
 
 
 @click.command()
@@ -40,45 +56,37 @@ def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 )
 @endpoint_options
 @click.pass_context
+@interrupts("Interrupted: the gateway was stopped.")
 def serve(
     ctx: click.Context, host: str | None, port: int | None, endpoint: str | None, read_timeout: float
 ) -> None:
     """Serve the chat page and SSE streams of the endpoint's tokens to browsers."""
-    env_file = (ctx.find_root().obj or {}).get("env_file", Path(".env"))
-    try:
-        settings = load_settings(os.environ, env_file)
-        require_image(settings)
-        if endpoint:
-            settings = build_settings({"names.endpoint_name": endpoint}, base=settings)
-        host = host or settings.gateway.host
-        port = port or settings.gateway.port
+    settings = context.settings(ctx)
+    if endpoint:
+        settings = build_settings({"names.endpoint_name": endpoint}, base=settings)
+    host = host or settings.gateway.host
+    port = port or settings.gateway.port
 
-        import uvicorn
+    import uvicorn
 
-        from llm_twin.control.deploy.deployment import Deployment
-        from llm_twin.gateway import GatewayConfig, create_app
-        from llm_twin.gateway.limits import ConnectionLimits, reserve_descriptors, uvicorn_options
-        from llm_twin.gateway.token import gateway_token
+    from llm_twin.gateway import GatewayConfig, create_app
+    from llm_twin.gateway.limits import ConnectionLimits, reserve_descriptors, uvicorn_options
+    from llm_twin.gateway.token import gateway_token
 
-        limits = ConnectionLimits(
-            settings.gateway.header_timeout, settings.gateway.body_timeout, settings.gateway.max_connections
-        )
-        reserve_descriptors(limits)
+    limits = ConnectionLimits(
+        settings.gateway.header_timeout, settings.gateway.body_timeout, settings.gateway.max_connections
+    )
+    reserve_descriptors(limits)
 
-        token = gateway_token(settings.gateway.token, host, settings.state.dir)
-        base = LLMInferenceSagemakerEndpoint.from_settings(settings, read_timeout=read_timeout)
-        deployment = Deployment(settings)
-        state = deployment.endpoint_state()
-        config = GatewayConfig(token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes)
-        app = create_app(
-            config,
-            # One boto3 client for all requests (it is thread-safe); a payload per request.
-            lambda: LLMInferenceSagemakerEndpoint(base.endpoint_name, base.client),
-            deployment.endpoint_state,
-        )
-    except LlmTwinError as exc:
-        click.echo(f"{type(exc).__name__}: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    token = gateway_token(settings.gateway.token, host, settings.state.dir)
+    base = LLMInferenceSagemakerEndpoint.from_settings(
+        settings, credentials=context.inference_identity(settings), read_timeout=read_timeout
+    )
+    deployment = Deployment(settings)
+    state = deployment.endpoint_state()
+    config = GatewayConfig(token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes)
+    # One boto3 client for all requests (it is thread-safe); a payload per request.
+    app = create_app(config, base.copy, endpoint_health(deployment))
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"» endpoint {state.name} is {state.status}")
     click.echo(f"» chat page and streams on http://{shown_host}:{port}/ (Ctrl-C stops)")

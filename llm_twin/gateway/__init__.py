@@ -5,6 +5,6 @@
 (read deadlines and the connection cap, below the app, in uvicorn's protocol).
 """
 
-from llm_twin.gateway.app import GatewayConfig, create_app
+from llm_twin.gateway.app import EndpointHealth, GatewayConfig, create_app
 
-__all__ = ["GatewayConfig", "create_app"]
+__all__ = ["EndpointHealth", "GatewayConfig", "create_app"]

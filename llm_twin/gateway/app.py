@@ -15,8 +15,9 @@ the limit, counted while it arrives (413 even without a Content-Length). The pag
 `/health` are open: they carry no secret and spend no invocation.
 
 Transport stays outside: `create_app` takes factories for the inference client and the
-endpoint status, so tests pass real clients on the emulator and `llm-twin serve` passes
-clients built from the settings.
+endpoint's health, so tests pass real clients on the emulator and `llm-twin serve` passes
+clients built from the settings. The gateway knows nothing of how the endpoint was
+deployed: `EndpointHealth` is all /health needs.
 """
 
 from __future__ import annotations
@@ -39,13 +40,12 @@ from starlette.staticfiles import StaticFiles
 from llm_twin.client.endpoint import ChatResult, LLMInferenceSagemakerEndpoint
 from llm_twin.client.stream import ChatDelta, TokenEvent
 from llm_twin.config import Secret
-from llm_twin.control.aws import EndpointState
 from llm_twin.errors import GatewayRequestError, LlmTwinError, SettingsError
 from llm_twin.gateway import framing
 from llm_twin.gateway.payloads import parse_chat, parse_generate, parse_json
 from llm_twin.gateway.relay import relay
 
-__all__ = ["GatewayConfig", "create_app"]
+__all__ = ["EndpointHealth", "GatewayConfig", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SSE_HEADERS = {
@@ -77,6 +77,16 @@ class GatewayConfig:
         if not self.token:
             # An empty token would let every request in: refuse to build such an app at all.
             raise SettingsError("the gateway needs a non-empty bearer token (GATEWAY_TOKEN)")
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    """The endpoint as /health reports it."""
+
+    name: str
+    status: str
+    """SageMaker's EndpointStatus: only "InService" serves (200); anything else is 503."""
+    failure_reason: str | None = None
 
 
 def _check_token(request: Request, token: Secret) -> None:
@@ -176,9 +186,10 @@ def _sse(
 def create_app(
     config: GatewayConfig,
     new_client: Callable[[], LLMInferenceSagemakerEndpoint],
-    endpoint_status: Callable[[], EndpointState],
+    endpoint_health: Callable[[], EndpointHealth],
 ) -> Starlette:
-    """The ASGI app. `new_client` gives a client per request (a client's payload is per call)."""
+    """The ASGI app. `new_client` gives a client per request (a client's payload is per call);
+    `endpoint_health` is called (in a worker thread) for each GET /health."""
 
     async def guarded_json(request: Request) -> Any:
         _check_token(request, config.token)
@@ -213,10 +224,10 @@ def create_app(
         identity = framing.ChatStreamIdentity(model=client.endpoint_name)
         if not parsed.stream:
             try:
-                result = await run_in_threadpool(client.chat, parsed.messages, **parsed.parameters)
+                # A lambda picks chat()'s non-streaming overload, which a bound method passed on cannot.
+                result = await run_in_threadpool(lambda: client.chat(parsed.messages, **parsed.parameters))
             except LlmTwinError as exc:
                 return JSONResponse(framing.chat_error(exc), status_code=framing.error_status(exc))
-            assert isinstance(result, ChatResult)
             return JSONResponse(framing.chat_completion(identity, result.content, result.finish_reason))
         events = relay(client.chat(parsed.messages, stream=True, **parsed.parameters))
         try:
@@ -233,10 +244,10 @@ def create_app(
 
     async def health(request: Request) -> Response:
         try:
-            state = await run_in_threadpool(endpoint_status)
+            state = await run_in_threadpool(endpoint_health)
         except LlmTwinError as exc:
             return JSONResponse({"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}, 503)
-        body = {
+        body: dict[str, str] = {
             "status": "ok" if state.status == "InService" else "unavailable",
             "endpoint": state.name,
             "endpoint_status": state.status,

@@ -358,7 +358,7 @@ def test_ctrl_c_leaves_state_consistent_and_a_rerun_converges(lifecycle: Lifecyc
     assert CONFIG_CREATED in interrupted.stdout
     assert "aws_sagemaker_endpoint.this  updated" not in interrupted.stdout  # stopped mid-update
     assert interrupted.returncode == 130, interrupted.stdout + interrupted.stderr
-    assert "Interrupted" in interrupted.stderr
+    assert "Interrupted: terraform was stopped gracefully and its state saved." in interrupted.stderr
     state = json.loads(lifecycle.state_after_interrupt)
     assert any(r["type"] == "aws_sagemaker_endpoint" for r in state["resources"])
     assert not lifecycle.lock_left_after_interrupt

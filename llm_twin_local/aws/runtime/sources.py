@@ -76,7 +76,7 @@ class ModelSources:
             return model_dir
         target = self.model_cache_dir / f"converted-{int(time.time() * 1000)}"
         _run_helper(
-            [sys.executable, "-m", "llm_twin.control.models.convert", str(model_dir), str(target)],
+            [sys.executable, "-m", "llm_twin_local.model_server.convert", str(model_dir), str(target)],
             timeout=1800,
             failure=f"converting the pickle weights in {model_dir} failed",
         )

@@ -1,97 +1,13 @@
-"""A real gateway (uvicorn on a free loopback port) in front of the session's applied stack."""
+"""The session's gateway, in front of the session's applied stack (helpers: tests/support/gateway.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
-from llm_twin.config import Secret
 from llm_twin.control.deploy.deployment import Deployment
-from llm_twin.gateway import GatewayConfig, create_app
-from llm_twin.gateway.limits import ConnectionLimits, uvicorn_options
-from llm_twin_local.aws.daemon import free_port
-from tests.support.inference import inference_endpoint
-
-TOKEN = "test-gateway-token-0123456789"
-ALLOWED_ORIGIN = "http://allowed.example:3000"
-MAX_BODY = 4096
-
-
-@dataclass(frozen=True)
-class Gateway:
-    """Where a running gateway listens, and how to call it."""
-
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def connection(self, timeout: float = 60.0) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def post(
-        self,
-        path: str,
-        body: object,
-        *,
-        token: str | None = TOKEN,
-        headers: dict[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> http.client.HTTPResponse:
-        """POST JSON; the response is returned unread, so a test can read it as it streams."""
-        connection = self.connection(timeout)
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        connection.request("POST", path, body=raw, headers=sent)
-        return connection.getresponse()
-
-
-@contextlib.contextmanager
-def serving(app, limits: ConnectionLimits | None = None) -> Iterator[Gateway]:
-    """Run `app` as `llm-twin serve` runs it (uvicorn, the default limits), on a free port, in a thread."""
-    port = free_port()
-    options = uvicorn_options(limits or ConnectionLimits())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield Gateway("127.0.0.1", port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-def client_factory(
-    deployment: Deployment, cls: type[LLMInferenceSagemakerEndpoint] = LLMInferenceSagemakerEndpoint
-) -> Callable[[], LLMInferenceSagemakerEndpoint]:
-    """A fresh client per request on the deployment's endpoint, sharing one boto3 client."""
-    base = inference_endpoint(deployment.settings)
-    return lambda: cls(base.endpoint_name, base.client)
-
-
-def gateway_app(
-    deployment: Deployment, cls: type[LLMInferenceSagemakerEndpoint] = LLMInferenceSagemakerEndpoint
-):
-    config = GatewayConfig(Secret(TOKEN), (ALLOWED_ORIGIN,), MAX_BODY)
-    return create_app(config, client_factory(deployment, cls), deployment.endpoint_state)
+from tests.support.gateway import Gateway, gateway_app, serving
 
 
 @pytest.fixture(scope="session")
@@ -99,11 +15,3 @@ def gateway(applied_stack: Deployment) -> Iterator[Gateway]:
     """One gateway for every test that does not need a special client."""
     with serving(gateway_app(applied_stack)) as running:
         yield running
-
-
-def sse_data(response: http.client.HTTPResponse) -> Iterator[str]:
-    """Each event's data as it arrives (one `data:` line per event, as the gateway writes)."""
-    for raw in response:
-        line = raw.decode().rstrip("\r\n")
-        if line.startswith("data:"):
-            yield line[5:].removeprefix(" ")

@@ -19,8 +19,7 @@ from llm_twin.client.stream.tgi import parse_generate_stream
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.errors import ModelStreamError
 from llm_twin_local.aws.daemon import free_port
-from tests.support.inference import inference_endpoint
-from tests.system.gateway.conftest import (
+from tests.support.gateway import (
     ALLOWED_ORIGIN,
     MAX_BODY,
     TOKEN,
@@ -29,6 +28,7 @@ from tests.system.gateway.conftest import (
     serving,
     sse_data,
 )
+from tests.support.inference import inference_endpoint
 
 pytestmark = pytest.mark.stack
 

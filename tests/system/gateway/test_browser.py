@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from llm_twin.control.deploy.deployment import Deployment
+from tests.support.gateway import TOKEN, Gateway
 from tests.support.inference import inference_endpoint
-from tests.system.gateway.conftest import TOKEN, Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

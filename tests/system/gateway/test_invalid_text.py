@@ -18,7 +18,7 @@ from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin.config import Secret
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
-from tests.system.gateway.conftest import TOKEN, Gateway, gateway_app, serving
+from tests.support.gateway import TOKEN, Gateway, gateway_app, serving
 
 LONE = "Hello \ud800 world"
 """json.dumps writes it as the escape \\ud800: valid JSON, not valid Unicode."""

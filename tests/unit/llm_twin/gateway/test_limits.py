@@ -26,7 +26,7 @@ from llm_twin.cli.main import main
 from llm_twin.config import Secret
 from llm_twin.gateway import GatewayConfig, create_app
 from llm_twin.gateway.limits import ConnectionLimits
-from tests.system.gateway.conftest import TOKEN, Gateway, serving
+from tests.support.gateway import TOKEN, Gateway, serving
 
 pytestmark = [
     pytest.mark.timeout(120),

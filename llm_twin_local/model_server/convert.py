@@ -1,10 +1,12 @@
 """Rewrite a pickle (`pytorch_model*.bin`) checkpoint as safetensors, and prove the tensors equal.
 
-TGI converts `.bin` weights at every boot; doing it once, before upload, takes that off
-the endpoint's start-up. `torch.load` runs with `weights_only=True`, so a pickle cannot
-run code while it is read. torch comes with the `serve` extra and is imported here only.
+TGI converts `.bin` weights at every boot, so the stand-in does too: the local runtime
+runs this module when a model holds only pickle weights. `llm-twin model push --convert`
+runs it once before an upload (through `llm_twin.control.local_target`), which takes the
+conversion off the endpoint's start-up. `torch.load` runs with `weights_only=True`, so a
+pickle cannot run code while it is read. torch comes with the [local] extra.
 
-    python -m llm_twin.control.models.convert SRC DST     (what the local runtime runs at boot for .bin models)
+    python -m llm_twin_local.model_server.convert SRC DST     (what the local runtime runs at boot)
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def convert_checkpoint(source: Path, target: Path) -> ConversionResult:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m llm_twin.control.models.convert SRC DST", file=sys.stderr)
+        print("usage: python -m llm_twin_local.model_server.convert SRC DST", file=sys.stderr)
         return 2
     try:
         result = convert_checkpoint(Path(args[0]), Path(args[1]))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from llm_twin.control.models.convert import convert_checkpoint, safetensors_name
+from llm_twin_local.model_server.convert import convert_checkpoint, safetensors_name
 from llm_twin.errors import CheckpointError
 
 
