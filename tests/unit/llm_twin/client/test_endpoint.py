@@ -3,7 +3,7 @@
 `tests/fixtures/streams/faults/*.eventstream` are the emulator's answers to one greedy
 request under each LLM_TWIN_FAULT kind (recorded by `record.py` there). A real boto3
 client decodes them, as it decodes SageMaker, and `LLMInferenceSagemakerEndpoint.stream()`
-reads them: the same path as the live rows of `tests/unit/llm_twin_local/aws/test_runtime_faults.py`, with
+reads them: the same path as the live rows of `tests/unit/llm_twin_local/aws/runtime/test_faults.py`, with
 no network, so any cut of the HTTP body can be tried.
 """
 
@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndpoint
+from llm_twin.client.endpoint import GenerationResult, LLMInferenceSagemakerEndpoint, runtime_config
 from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.config import build_settings
 from llm_twin.config.credentials import Credentials
@@ -203,3 +203,9 @@ def test_a_copy_shares_the_clients_but_not_the_payload() -> None:
     assert (fresh.client, fresh.sagemaker_client) == (llm.client, llm.sagemaker_client)
     assert fresh.payload == llm.default_payload and fresh.payload is not llm.payload
     assert fresh.throttle_backoff == 0
+
+
+def test_runtime_client_never_retries_by_itself() -> None:
+    config = runtime_config(read_timeout=5)
+    assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
+    assert config.read_timeout == 5

@@ -11,7 +11,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint, runtime_config
+from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin_local.aws.daemon import LocalAws
 from llm_twin_local.aws.runtime.proxy import InvocationError, read_body
 from tests.conftest import client
@@ -59,12 +59,6 @@ def test_container_errors_are_model_errors(emulator: LocalAws, endpoint: dict) -
         runtime.invoke_endpoint(EndpointName="e", Body=body, ContentType="application/json")
     assert caught.value.response["OriginalStatusCode"] == 422
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
-
-
-def test_runtime_client_never_retries_by_itself() -> None:
-    config = runtime_config(read_timeout=5)
-    assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
-    assert config.read_timeout == 5
 
 
 def test_an_invocation_error_is_answered_as_aws_answers_it() -> None:
