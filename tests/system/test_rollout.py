@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from llm_twin.cli.main import main
 from llm_twin.control.deploy.deployment import Deployment
-from llm_twin.control.tf import events as progress
+from llm_twin.control.tf import messages as progress
 from llm_twin.errors import RolloutRolledBackError
 from tests.conftest import client, private_target, settings_for
 

@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from llm_twin.control.tf.display import render
 from llm_twin.control.tf.messages import (
     ApplyComplete,
     ApplyErrored,
@@ -36,32 +35,7 @@ from llm_twin.control.tf.messages import (
 )
 from llm_twin.protocol.lines import LineSplitter
 
-# The event types are re-exported: callers read a stream's events from one module.
-# `render` too, for callers that still reach it here (new code imports display).
-__all__ = [
-    "ApplyComplete",
-    "ApplyErrored",
-    "ApplyProgress",
-    "ApplyStart",
-    "ChangeSummary",
-    "Diagnostic",
-    "LineBuffer",
-    "LogEvent",
-    "OutputChange",
-    "OutputsEvent",
-    "PlannedChange",
-    "ProgressEvent",
-    "ProvisionEvent",
-    "RefreshComplete",
-    "RefreshStart",
-    "ResourceDrift",
-    "VersionEvent",
-    "first_error",
-    "parse_diagnostic",
-    "parse_line",
-    "parse_stream",
-    "render",
-]
+__all__ = ["LineBuffer", "first_error", "parse_diagnostic", "parse_line", "parse_stream"]
 
 
 class LineBuffer:

@@ -15,14 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_twin.control.tf.display import render
-from llm_twin.control.tf.events import (
+from llm_twin.control.tf.events import LineBuffer, first_error, parse_line, parse_stream
+from llm_twin.control.tf.messages import (
     ApplyComplete,
     ApplyErrored,
     ApplyProgress,
     ApplyStart,
     ChangeSummary,
     Diagnostic,
-    LineBuffer,
     LogEvent,
     OutputsEvent,
     PlannedChange,
@@ -31,9 +31,6 @@ from llm_twin.control.tf.events import (
     RefreshStart,
     ResourceDrift,
     VersionEvent,
-    first_error,
-    parse_line,
-    parse_stream,
 )
 from tests.support.terraform_streams import FIXTURES, events_of, of_type
 

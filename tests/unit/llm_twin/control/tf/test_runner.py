@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from llm_twin.config.spec import DEFAULT_PLUGIN_MIRROR
-from llm_twin.control.tf.events import ApplyComplete, ApplyStart, LogEvent, ProgressEvent
+from llm_twin.control.tf.messages import ApplyComplete, ApplyStart, LogEvent, ProgressEvent
 from llm_twin.control.tf.runner import OutputValue, Terraform, TerraformConfig
 from llm_twin.errors import TerraformError
 
@@ -409,7 +409,7 @@ RUNNER_SCRIPT = """\
 import sys
 from pathlib import Path
 
-from llm_twin.control.tf.events import render
+from llm_twin.control.tf.display import render
 from llm_twin.control.tf.runner import Terraform, TerraformConfig
 
 working_dir, data_dir, binary, command = sys.argv[1:5]
