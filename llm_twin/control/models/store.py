@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
@@ -34,7 +34,6 @@ __all__ = [
     "PushResult",
     "StoredModel",
     "open_store",
-    "store_for",
 ]
 
 MANIFEST = "llm-twin-manifest.json"
@@ -354,15 +353,6 @@ def open_store(clients: AwsClients, bucket: str, *, path_style: bool = False) ->
         retries={"max_attempts": 5, "mode": "standard"},
     )
     return ModelStore(clients.client("s3", config), bucket)
-
-
-class _HasModelStore(Protocol):
-    def model_store(self, *, as_admin: bool = False) -> ModelStore: ...
-
-
-def store_for(deployment: _HasModelStore, *, as_admin: bool = False) -> ModelStore:
-    """`deployment.model_store(as_admin=...)`: kept for callers written before `Deployment.model_store`."""
-    return deployment.model_store(as_admin=as_admin)
 
 
 def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:
