@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from llm_twin.errors import CheckpointError
 
@@ -61,6 +61,30 @@ class Checkpoint:
     @property
     def default_version(self) -> str:
         return self.content_hash[:VERSION_HASH_LENGTH]
+
+
+class ManifestFile(TypedDict, total=False):
+    """One stored file in a model manifest."""
+
+    path: str
+    """Relative to the model's prefix, as `CheckpointFile.relative`."""
+    size: int
+    sha256: str
+
+
+class Manifest(TypedDict, total=False):
+    """`llm-twin-manifest.json`, written last by `model push` and read by the store and the emulator.
+
+    Every key may be missing in a manifest read back from S3 (it is JSON anyone could write),
+    so readers use `.get` with a default.
+    """
+
+    name: str
+    version: str
+    format: WeightFormat
+    created: str
+    """ISO 8601, UTC, in seconds."""
+    files: list[ManifestFile]
 
 
 def weight_format_of(relative: str) -> WeightFormat | None:

@@ -25,13 +25,17 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from llm_twin_local.aws import authz
 from llm_twin_local.aws.runtime.proxy import InvocationError, RuntimeMiddleware, read_body, runtime_call
 from llm_twin_local.aws.runtime.servers import ModelServer
+
+if TYPE_CHECKING:
+    from moto.s3.models import S3Backend
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _split(uri: str) -> tuple[str, str]:
     return match["bucket"], match["key"]
 
 
-def _s3(account: str) -> Any:
+def _s3(account: str) -> S3Backend:
     from moto.s3.models import s3_backends
 
     return s3_backends[account]["aws"]
@@ -106,7 +110,7 @@ class AsyncInvocations:
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         call = runtime_call(environ, _ASYNC_PATH)
         if call is None:
             return self.realtime(environ, start_response)
@@ -140,7 +144,7 @@ class AsyncInvocations:
         return [answer]
 
     def _accept(
-        self, environ: Mapping[str, Any], account: str, region: str, name: str
+        self, environ: WSGIEnvironment, account: str, region: str, name: str
     ) -> tuple[AsyncJob, ModelServer]:
         """Validate the request against the endpoint's config; the job to run and its server."""
         from moto.sagemaker import models as sm_models
@@ -148,8 +152,11 @@ class AsyncInvocations:
         backend = sm_models.sagemaker_backends[account][region]
         endpoint = backend.endpoints.get(name)
         config = backend.endpoint_configs.get(endpoint.endpoint_config_name) if endpoint is not None else None
-        async_config = getattr(config, "async_inference_config", None) if config is not None else None
-        if endpoint is not None and not (async_config or {}).get("OutputConfig", {}).get("S3OutputPath"):
+        # AWS's AsyncInferenceConfig as the caller sent it; moto leaves it untyped.
+        async_config: Mapping[str, Any] = (
+            getattr(config, "async_inference_config", None) if config is not None else None
+        ) or {}
+        if endpoint is not None and not async_config.get("OutputConfig", {}).get("S3OutputPath"):
             raise InvocationError(
                 400,
                 "ValidationError",
@@ -157,6 +164,7 @@ class AsyncInvocations:
                 f"{endpoint.endpoint_config_name} has no AsyncInferenceConfig.",
             )
         server = self.realtime.serving(account, region, name)
+        assert endpoint is not None  # serving() answers a missing endpoint with AWS's error
         input_location = environ.get("HTTP_X_AMZN_SAGEMAKER_INPUTLOCATION") or ""
         if not input_location:
             raise InvocationError(400, "ValidationError", "InputLocation is required for async invocations.")
@@ -179,7 +187,7 @@ class AsyncInvocations:
             server,
         )
 
-    def _run(self, job: AsyncJob, server: ModelServer, account: str, environ: dict[str, Any]) -> None:
+    def _run(self, job: AsyncJob, server: ModelServer, account: str, environ: WSGIEnvironment) -> None:
         """Generate when a slot is free, then write exactly one of the output and the failure object."""
         try:
             payload = read_object(account, job.input_location)
@@ -217,7 +225,7 @@ def _timeout(raw: str | None) -> float:
     return float(min(value, MAX_INVOCATION_TIMEOUT)) if value > 0 else ASYNC_INVOCATION_TIMEOUT
 
 
-def _forwarded(environ: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+def _forwarded(environ: WSGIEnvironment) -> Iterable[tuple[str, str]]:
     """The headers `_request` forwards to the model server; the input object is the body.
 
     InvokeEndpointAsync names the content type in X-Amzn-SageMaker-Content-Type, since

@@ -27,7 +27,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote
 
 from llm_twin_local.aws import knobs
@@ -41,6 +41,13 @@ from llm_twin_local.aws.authz_checks import (
 )
 from llm_twin_local.aws.iam_policy import Check, decide, denial_message, is_allowed
 from llm_twin_local.aws.registry import PATCHES
+
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSRequest
+    from moto.core.responses import BaseResponse
+    from moto.iam.access_control import IAMRequest, IAMRequestBase
+
+Response = TypeVar("Response", bound="BaseResponse")
 
 __all__ = ["Check", "decide", "denial_message", "enable", "enabled", "invocation_check", "is_allowed"]
 
@@ -79,6 +86,8 @@ S3_BUCKET_ACTIONS = {
     },
 }
 ENFORCEMENT_PATCH = "iam.enforcement"
+AUTHORIZE_NORMAL_ACTION = "_authenticate_and_authorize_normal_action"
+"""moto's per-request authorization hook of its non-S3 services."""
 
 
 def enforcement_requested(environ: Mapping[str, str] | None = None) -> bool:
@@ -100,7 +109,7 @@ def enabled() -> bool:
 # -- wiring into moto ------------------------------------------------------------
 
 
-def _request_class(checks: list[Check], json_errors: bool) -> type:
+def _request_class(checks: list[Check], json_errors: bool) -> type[IAMRequest]:
     """moto's IAMRequest, but authorizing `checks` instead of the action on `*`.
 
     With `json_errors`, failures are the JSON errors a JSON-protocol service returns
@@ -138,8 +147,10 @@ def _request_class(checks: list[Check], json_errors: bool) -> type:
     return ScopedIAMRequest
 
 
-def _authorize_with(resolve: Callable[[Any], list[Check]], json_errors: bool) -> Callable[..., None]:
-    def authorize(self: Any, resource: str = "*") -> None:
+def _authorize_with(
+    resolve: Callable[[Response], list[Check]], json_errors: bool
+) -> Callable[[Response, str], None]:
+    def authorize(self: Response, resource: str = "*") -> None:
         from moto import settings
         from moto.core.authorization import ActionAuthenticatorMixin
 
@@ -173,7 +184,8 @@ def authorize_request(
         path=path,
         data={},
         body=body,
-        headers=headers,
+        # moto types the headers a dict but only reads them; the runtime passes werkzeug's EnvironHeaders.
+        headers=headers,  # type: ignore[arg-type]
         action=checks[0].action.partition(":")[2],
     )
     request.check_signature()
@@ -187,15 +199,16 @@ def _scope_json_services() -> None:
     from moto.sagemaker.responses import SageMakerResponse
     from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-    for cls, resolve, json_errors in (
-        (SageMakerResponse, sagemaker_checks, True),
-        (SageMakerRuntimeResponse, sagemaker_runtime_checks, True),
-        (ECRResponse, ecr_checks, True),
-        (ApplicationAutoScalingResponse, autoscaling_checks, True),
+    # Each class gets its own authorizer, set by name: moto declares the method on a shared base.
+    for cls, authorize in (
+        (SageMakerResponse, _authorize_with(sagemaker_checks, json_errors=True)),
+        (SageMakerRuntimeResponse, _authorize_with(sagemaker_runtime_checks, json_errors=True)),
+        (ECRResponse, _authorize_with(ecr_checks, json_errors=True)),
+        (ApplicationAutoScalingResponse, _authorize_with(autoscaling_checks, json_errors=True)),
         # CloudWatch speaks CBOR or query; moto's own errors are kept for it.
-        (CloudWatchResponse, cloudwatch_checks, False),
+        (CloudWatchResponse, _authorize_with(cloudwatch_checks, json_errors=False)),
     ):
-        cls._authenticate_and_authorize_normal_action = _authorize_with(resolve, json_errors)
+        setattr(cls, AUTHORIZE_NORMAL_ACTION, authorize)
 
 
 def _identify_short_keys() -> None:
@@ -208,7 +221,7 @@ def _identify_short_keys() -> None:
 
     original = TokenResponse.get_access_key
 
-    def get_access_key(self: Any) -> str:
+    def get_access_key(self: BaseResponse) -> str:
         credential = re.search(r"Credential=([^/,\s]+)/", self.headers.get("Authorization", ""))
         return credential.group(1) if credential else original(self)
 
@@ -232,12 +245,11 @@ def canonical_query(query: str) -> list[tuple[str, str]]:
 
 
 def _sign_the_query_as_the_client_did() -> None:
-    from botocore.awsrequest import AWSRequest
     from moto.iam.access_control import IAMRequestBase
 
     original = IAMRequestBase._create_aws_request
 
-    def create_aws_request(self: Any) -> AWSRequest:
+    def create_aws_request(self: IAMRequestBase) -> AWSRequest:
         request = original(self)
         path, _, query = request.url.partition("?")
         if query:
@@ -261,7 +273,7 @@ def create_admin(account_id: str | None = None) -> None:
     moto creates access keys only with random ids, so the key is made that way and then
     given the fixed id and secret, straight in the backend, before any request is served.
     """
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
     backend = iam_backends[account_id or DEFAULT_ACCOUNT_ID]["aws"]

@@ -13,19 +13,30 @@ no tags for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from llm_twin_local.aws import iam_context
 from llm_twin_local.aws.iam_policy import Check
+
+if TYPE_CHECKING:
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import BaseResponse
+    from moto.ecr.responses import ECRResponse
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 TARGET_TAGS_ATTRIBUTE = "_llm_twin_target_tags"
 """Where the emulator keeps scalable-target tags on moto's backend (moto keeps none)."""
 
 
-def target_tags(backend: Any) -> dict[str, dict[str, str]]:
+def target_tags(backend: ApplicationAutoscalingBackend) -> dict[str, dict[str, str]]:
     """Tags by scalable-target ARN, kept on the backend so they live and die with it."""
-    return backend.__dict__.setdefault(TARGET_TAGS_ATTRIBUTE, {})
+    tags: dict[str, dict[str, str]] = backend.__dict__.setdefault(TARGET_TAGS_ATTRIBUTE, {})
+    return tags
 
 
 def _check(action: str, resource: str, context: Mapping[str, str] | None = None) -> Check:
@@ -37,14 +48,16 @@ def _tag_context(kind: str, tags: Mapping[str, str]) -> dict[str, str]:
     return {f"aws:{kind}/{key}": value for key, value in tags.items()}
 
 
-def _tag_dict(tags: Any) -> dict[str, str]:
-    """Tags as AWS APIs send them: a [{Key, Value}] list or a {key: value} map."""
+def _tag_dict(tags: object) -> dict[str, str]:
+    """Tags as AWS APIs send them: a [{Key, Value}] list or a {key: value} map (else none)."""
     if isinstance(tags, Mapping):
         return {str(k): str(v) for k, v in tags.items()}
-    return {t["Key"]: t.get("Value", "") for t in tags or () if isinstance(t, Mapping) and "Key" in t}
+    if not isinstance(tags, Iterable):
+        return {}
+    return {t["Key"]: t.get("Value", "") for t in tags if isinstance(t, Mapping) and "Key" in t}
 
 
-def _arn(response: Any, service: str, resource: str) -> str:
+def _arn(response: BaseResponse, service: str, resource: str) -> str:
     from moto.utilities.utils import get_partition
 
     partition = get_partition(response.region)
@@ -69,9 +82,9 @@ SAGEMAKER_CREATES = {
 SAGEMAKER_EXECUTION_SERVICE = "sagemaker.amazonaws.com"
 
 
-def _sagemaker_tags(backend: Any, kind: str, name: str) -> dict[str, str]:
+def _sagemaker_tags(backend: SageMakerModelBackend, kind: str, name: str) -> dict[str, str]:
     """The tags of an existing model, endpoint config or endpoint (empty when there is none)."""
-    stores = {
+    stores: dict[str, Mapping[str, object]] = {
         "model": backend._models,
         "endpoint-config": backend.endpoint_configs,
         "endpoint": backend.endpoints,
@@ -81,12 +94,12 @@ def _sagemaker_tags(backend: Any, kind: str, name: str) -> dict[str, str]:
     return _tag_dict(getattr(found, "tags", None))
 
 
-def _sagemaker_arn_tags(backend: Any, arn: str) -> dict[str, str]:
+def _sagemaker_arn_tags(backend: SageMakerModelBackend, arn: str) -> dict[str, str]:
     kind, _, name = arn.rpartition(":")[2].partition("/")
     return _sagemaker_tags(backend, kind, name)
 
 
-def sagemaker_checks(response: Any) -> list[Check]:
+def sagemaker_checks(response: SageMakerResponse) -> list[Check]:
     action = response._get_action()
     name = f"sagemaker:{action}"
     backend = response.sagemaker_backend
@@ -132,7 +145,7 @@ def invocation_check(account_id: str, region: str, endpoint_name: str, kind: str
     return _check(f"sagemaker:{RUNTIME_ACTIONS[kind]}", resource, _tag_context("ResourceTag", tags))
 
 
-def sagemaker_runtime_checks(response: Any) -> list[Check]:
+def sagemaker_runtime_checks(response: SageMakerRuntimeResponse) -> list[Check]:
     # /endpoints/<name>/<invocations|async-invocations|invocations-response-stream>
     parts = response.path.split("?")[0].strip("/").split("/")
     if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in RUNTIME_ACTIONS:
@@ -143,7 +156,7 @@ def sagemaker_runtime_checks(response: Any) -> list[Check]:
 # -- ECR -----------------------------------------------------------------------------
 
 
-def ecr_checks(response: Any) -> list[Check]:
+def ecr_checks(response: ECRResponse) -> list[Check]:
     action = response._get_action()
     name = f"ecr:{action}"
     if action in ("ListTagsForResource", "TagResource", "UntagResource"):
@@ -162,7 +175,7 @@ def ecr_checks(response: Any) -> list[Check]:
 # -- Application Auto Scaling --------------------------------------------------------
 
 
-def autoscaling_checks(response: Any) -> list[Check]:
+def autoscaling_checks(response: ApplicationAutoScalingResponse) -> list[Check]:
     action = response._get_action()
     name = f"application-autoscaling:{action}"
     if action.startswith("Describe"):
@@ -195,7 +208,7 @@ def autoscaling_checks(response: Any) -> list[Check]:
 # -- CloudWatch ----------------------------------------------------------------------
 
 
-def cloudwatch_checks(response: Any) -> list[Check]:
+def cloudwatch_checks(response: CloudWatchResponse) -> list[Check]:
     action = response._get_action()
     # CloudWatch signs as "monitoring", but its IAM prefix is "cloudwatch".
     name = f"cloudwatch:{action}"

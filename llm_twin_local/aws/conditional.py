@@ -11,8 +11,9 @@ lock, as S3 guarantees; unconditional writes are left as they were.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
 
+from moto.core.common_types import TYPE_RESPONSE
 from moto.s3 import responses as s3_responses
 
 from llm_twin_local.aws.registry import PATCHES
@@ -21,18 +22,24 @@ CONDITION_HEADERS = ("If-None-Match", "If-Match")
 _WRITE_LOCK = threading.Lock()
 
 
-def _conditional(response: Any) -> bool:
+S3Handler = Callable[[s3_responses.S3Response], TYPE_RESPONSE]
+"""A moto S3Response handler: it answers (status, headers, body)."""
+
+
+def _conditional(response: s3_responses.S3Response) -> bool:
     headers = response.headers
     return any(headers.get(name) for name in CONDITION_HEADERS)
 
 
-def _serialized(original: Any) -> Any:
-    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+def _serialized(original: S3Handler) -> Callable[..., TYPE_RESPONSE]:
+    # Callable[..., ...]: mypy reads a precise Callable assigned to a class as a method taking self twice.
+    def write(self: s3_responses.S3Response) -> TYPE_RESPONSE:
         if not _conditional(self):
-            return original(self, *args, **kwargs)
+            return original(self)
         with _WRITE_LOCK:
-            return original(self, *args, **kwargs)
+            return original(self)
 
+    # A function takes any attribute; typeshed's Callable has none. __wrapped__ names moto's original.
     write.__wrapped__ = original  # type: ignore[attr-defined]
     return write
 

@@ -190,4 +190,5 @@ def free_port() -> int:
     """A port the OS says is free now (for tests and benchmarks)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # untyped: an address's shape depends on its family
+    return port

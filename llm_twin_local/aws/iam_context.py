@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 TABLE_PATH = Path(__file__).with_name("iam_actions.json")
 # The services whose requests the emulator authorizes against real ARNs (see authz).
@@ -43,9 +43,31 @@ GLOBAL_KEYS = frozenset(
 )
 
 
+class ActionEntry(TypedDict):
+    """One action's row: its own condition keys, and the resource types it acts on with their extra keys."""
+
+    keys: list[str]
+    types: dict[str, list[str]]
+
+
+class ResourceEntry(TypedDict):
+    """One resource type: its ARN format (${Variable} fields) and its condition keys."""
+
+    arn: str
+    keys: list[str]
+
+
+class IamTable(TypedDict):
+    """`iam_actions.json`: actions by `service:Action`, resource types by service and name."""
+
+    actions: dict[str, ActionEntry]
+    resources: dict[str, dict[str, ResourceEntry]]
+
+
 @functools.cache
-def _table() -> dict[str, Any]:
-    return json.loads(TABLE_PATH.read_text())
+def _table() -> IamTable:
+    table: IamTable = json.loads(TABLE_PATH.read_text())
+    return table
 
 
 @functools.cache

@@ -23,27 +23,38 @@ a checksum's type (`model push` copies unchanged files from an earlier version).
 from __future__ import annotations
 
 import bisect
-import codecs
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import cast
 
 from moto.s3 import models as s3_models
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML, NoSuchUpload
 from moto.s3.utils import compute_checksum
 from moto.settings import S3_UPLOAD_PART_MIN_SIZE
+from moto.utilities.utils import md5_hash
 from werkzeug import wsgi
 
 from llm_twin_local.aws.registry import PATCHES
 
 
-def _complete(self: Any, body: Any) -> tuple[bytes, str, tuple[str, str, int] | None]:
+class KeptPart(s3_models.FakeKey):
+    """A part made by `_set_part`: moto's part, plus the request's bytes and checksum it keeps."""
+
+    part_bytes: bytes
+    """The part's content, kept until completion instead of in moto's spooled buffer."""
+    part_checksums: dict[str, bytes]
+    """The part's raw checksum by algorithm, computed when the part arrived."""
+
+
+def _complete(
+    self: s3_models.FakeMultipart, body: Iterator[tuple[int, str]]
+) -> tuple[PartChain, str, tuple[str, str, int] | None]:
     """moto's FakeMultipart.complete with one read per part and one copy of the whole object."""
     algorithm = self.metadata.get("x-amz-checksum-algorithm")
     checksum_type = self.metadata.get("x-amz-checksum-type")
     builder = s3_models.MultipartChecksumBuilder(algorithm, checksum_type)
-    decode_hex = codecs.getdecoder("hex_codec")
     chunks: list[bytes] = []
     md5s = bytearray()
-    last = None
+    last: s3_models.FakeKey | None = None
     for number, etag in body:
         part = self.parts.get(number)
         if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
@@ -51,9 +62,10 @@ def _complete(self: Any, body: Any) -> tuple[bytes, str, tuple[str, str, int] | 
         if last is not None and last.contentsize < S3_UPLOAD_PART_MIN_SIZE:
             raise EntityTooSmall()
         value = _part_bytes(part)
-        md5s.extend(decode_hex(part.etag.replace('"', ""))[0])
+        md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
         if builder.checksum_type == "COMPOSITE":
-            precomputed = getattr(part, "part_checksums", {}).get(builder.checksum_algorithm)
+            kept = part.part_checksums if isinstance(part, KeptPart) else {}
+            precomputed = kept.get(builder.checksum_algorithm)
             if precomputed is None:
                 builder.addPart(value)
             else:
@@ -68,9 +80,9 @@ def _complete(self: Any, body: Any) -> tuple[bytes, str, tuple[str, str, int] | 
         checksum = builder.build()
     else:
         checksum = ("FULL_OBJECT", compute_checksum(b"".join(chunks), builder.checksum_algorithm).decode(), 1)
-    full_etag = s3_models.md5_hash()
+    full_etag = md5_hash()
     full_etag.update(bytes(md5s))
-    return whole, f"{full_etag.hexdigest()}-{len(chunks)}", checksum  # type: ignore[return-value]
+    return whole, f"{full_etag.hexdigest()}-{len(chunks)}", checksum
 
 
 class PartChain:
@@ -88,7 +100,7 @@ class PartChain:
         return self.size
 
 
-def _write_value(self: Any, new_value: bytes | str | PartChain) -> None:
+def _write_value(self: s3_models.FakeKey, new_value: bytes | str | PartChain) -> None:
     """moto's FakeKey.value setter, minus a copy: a value bigger than the in-memory limit goes
     straight to the temporary file, instead of into memory first and then copied out."""
     if isinstance(new_value, str):
@@ -96,14 +108,14 @@ def _write_value(self: Any, new_value: bytes | str | PartChain) -> None:
     buffer = self._value_buffer
     buffer.seek(0)
     buffer.truncate()
-    if len(new_value) > self._max_buffer_size and not buffer._rolled:
-        buffer.rollover()
+    if len(new_value) > self._max_buffer_size:
+        buffer.rollover()  # a no-op once rolled over
     for chunk in new_value.chunks if isinstance(new_value, PartChain) else (new_value,):
         buffer.write(chunk)
     self.contentsize = len(new_value)
 
 
-def _set_part(self: Any, part_id: int, value: bytes) -> Any:
+def _set_part(self: s3_models.FakeMultipart, part_id: int, value: bytes) -> s3_models.FakeKey:
     """moto's FakeMultipart.set_part without copies: the part keeps the request's bytes until completion.
 
     Its ETag (the part's MD5, which the response carries) is computed from those bytes
@@ -111,8 +123,8 @@ def _set_part(self: Any, part_id: int, value: bytes) -> Any:
     """
     if part_id < 1:
         raise NoSuchUpload(upload_id=part_id)
-    key = s3_models.FakeKey(
-        part_id,  # type: ignore[arg-type]
+    key = KeptPart(
+        part_id,  # type: ignore[arg-type]  # moto names a part by its number, as its own set_part does
         b"",
         account_id=self.account_id,
         region_name=self.region_name,
@@ -121,7 +133,7 @@ def _set_part(self: Any, part_id: int, value: bytes) -> Any:
     )
     key.part_bytes = value
     key.contentsize = len(value)
-    key._etag = s3_models.md5_hash(value).hexdigest()
+    key._etag = md5_hash(value).hexdigest()
     # The composite checksum's part is computed here, in parallel with the other parts, not at completion.
     algorithm = self.metadata.get("x-amz-checksum-algorithm")
     if algorithm:
@@ -134,13 +146,12 @@ def _set_part(self: Any, part_id: int, value: bytes) -> Any:
     return key
 
 
-def _part_bytes(part: Any) -> bytes:
+def _part_bytes(part: s3_models.FakeKey) -> bytes:
     """A part's bytes: kept by `_set_part`, or in moto's buffer for parts made another way (UploadPartCopy)."""
-    kept = getattr(part, "part_bytes", None)
-    return kept if kept is not None else part.value
+    return part.part_bytes if isinstance(part, KeptPart) else part.value
 
 
-def _readall(self: Any) -> bytes:
+def _readall(self: wsgi.LimitedStream) -> bytes:
     """werkzeug's LimitedStream.readall as one read of the body's length from the buffered socket.
 
     The original reads 64 KiB at a time and appends each piece: for a 290 MB body that is
@@ -168,19 +179,28 @@ def _readall(self: Any) -> bytes:
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def _copy_object(original: Any) -> Any:
+CopyObject = Callable[..., None]
+"""moto's S3Backend.copy_object: (self, src_key, dest_bucket_name, dest_key_name, *options)."""
+
+
+def _copy_object(original: CopyObject) -> CopyObject:
     def copy_object(
-        self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any
-    ):
+        self: s3_models.S3Backend,
+        src_key: s3_models.FakeKey,
+        dest_bucket_name: str,
+        dest_key_name: str,
+        *args: object,
+        **kwargs: object,
+    ) -> None:
         """moto copies a checksum's value but not its type: a multipart object's COMPOSITE checksum then
         reads as a FULL_OBJECT one, which boto3 recomputes and rejects. The copy keeps both, as S3 does."""
-        result = original(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        original(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
         copied = self.get_object(dest_bucket_name, dest_key_name)
         if copied is not None and src_key.checksum_value:
             copied.checksum_type = src_key.checksum_type
             copied.checksum_parts = src_key.checksum_parts
-        return result
 
+    # A function takes any attribute; typeshed's Callable has none. __wrapped__ names moto's original.
     copy_object.__wrapped__ = original  # type: ignore[attr-defined]
     return copy_object
 
@@ -188,8 +208,11 @@ def _copy_object(original: Any) -> Any:
 @PATCHES.once("s3.multipart_uploads")
 def apply() -> None:
     """Patch moto's multipart upload in place."""
-    s3_models.FakeMultipart.complete = _complete
+    # A PartChain where moto's signature says bytes: moto hands it only to the value setter below.
+    s3_models.FakeMultipart.complete = _complete  # type: ignore[assignment]
     s3_models.FakeMultipart.set_part = _set_part
-    s3_models.FakeKey.value = property(s3_models.FakeKey.value.fget, _write_value)
+    # On the class, `value` is the property object; mypy types a class-level read as its getter.
+    moto_value = cast(property, s3_models.FakeKey.value)
+    s3_models.FakeKey.value = property(moto_value.fget, _write_value)  # type: ignore[assignment]
     wsgi.LimitedStream.readall = _readall
     s3_models.S3Backend.copy_object = _copy_object(s3_models.S3Backend.copy_object)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TypedDict
 
 from moto import backends as moto_backends
 from moto.applicationautoscaling import models as aas_models
 from moto.applicationautoscaling import responses as aas_responses
+from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.s3 import responses as s3_responses
@@ -86,7 +88,7 @@ def valid_hosting_instance_type(instance_type: str) -> bool:
 def _patch_hosting_instance_types() -> None:
     """Accept today's GPU hosting types (g5, g6, p5, inf2...) in endpoint configs."""
 
-    def validate_instance_type(self: Any, instance_type: str) -> None:
+    def validate_instance_type(self: sm_models.FakeEndpointConfig, instance_type: str) -> None:
         if not valid_hosting_instance_type(instance_type):
             raise SageMakerValidationError(
                 message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
@@ -96,7 +98,9 @@ def _patch_hosting_instance_types() -> None:
     sm_models.FakeEndpointConfig.validate_instance_type = validate_instance_type
 
 
-def _find_target(backend: Any, arn: str) -> Any:
+def _find_target(
+    backend: aas_models.ApplicationAutoscalingBackend, arn: str
+) -> aas_models.FakeScalableTarget:
     for targets in backend.targets.values():
         for target in targets.values():
             if target.arn == arn:
@@ -111,7 +115,7 @@ def _patch_autoscaling_tags() -> None:
     register = cls.register_scalable_target
     deregister = aas_models.ApplicationAutoscalingBackend.deregister_scalable_target
 
-    def register_scalable_target(self: Any) -> str:
+    def register_scalable_target(self: aas_responses.ApplicationAutoScalingResponse) -> str:
         body = register(self)
         tags = self._get_param("Tags")
         if tags:
@@ -119,26 +123,28 @@ def _patch_autoscaling_tags() -> None:
             target_tags(self.applicationautoscaling_backend).setdefault(arn, {}).update(tags)
         return body
 
-    def deregister_scalable_target(backend: Any, namespace: str, r_id: str, dimension: str) -> None:
-        target = backend.targets.get(dimension, {}).get(r_id)
-        deregister(backend, namespace, r_id, dimension)
+    def deregister_scalable_target(
+        self: aas_models.ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str
+    ) -> None:
+        target = self.targets.get(dimension, {}).get(r_id)
+        deregister(self, namespace, r_id, dimension)
         if target is not None:
-            target_tags(backend).pop(target.arn, None)
+            target_tags(self).pop(target.arn, None)
 
-    def list_tags_for_resource(self: Any) -> str:
+    def list_tags_for_resource(self: aas_responses.ApplicationAutoScalingResponse) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
         return json.dumps({"Tags": target_tags(backend).get(arn, {})})
 
-    def tag_resource(self: Any) -> str:
+    def tag_resource(self: aas_responses.ApplicationAutoScalingResponse) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
         target_tags(backend).setdefault(arn, {}).update(self._get_param("Tags") or {})
         return "{}"
 
-    def untag_resource(self: Any) -> str:
+    def untag_resource(self: aas_responses.ApplicationAutoScalingResponse) -> str:
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
         _find_target(backend, arn)
@@ -148,13 +154,17 @@ def _patch_autoscaling_tags() -> None:
         return "{}"
 
     cls.register_scalable_target = register_scalable_target
-    cls.list_tags_for_resource = list_tags_for_resource
-    cls.tag_resource = tag_resource
-    cls.untag_resource = untag_resource
+    # Actions moto does not have: added to its response class, by name.
+    for name, action in (
+        ("list_tags_for_resource", list_tags_for_resource),
+        ("tag_resource", tag_resource),
+        ("untag_resource", untag_resource),
+    ):
+        setattr(cls, name, action)
     aas_models.ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target
 
 
-def _is_empty(value: Any) -> bool:
+def _is_empty(value: object) -> bool:
     """{} or a block whose members are all empty, as moto echoes omitted blocks."""
     if isinstance(value, dict):
         return all(_is_empty(v) for v in value.values())
@@ -176,9 +186,12 @@ def _patch_sagemaker_empty_blocks() -> None:
     ):
         original = getattr(cls, action)
 
-        def describe(self: Any, _original: Any = original, _keys: tuple[str, ...] = keys) -> Any:
-            result = _original(self)
-            body = dict(result.result)
+        def describe(
+            self: sm_responses.SageMakerResponse,
+            _original: Callable[[sm_responses.SageMakerResponse], ActionResult] = original,
+            _keys: tuple[str, ...] = keys,
+        ) -> ActionResult:
+            body = dict(_body(_original(self)))
             for key in _keys:
                 if key in body and _is_empty(body[key]):
                     del body[key]
@@ -191,13 +204,53 @@ DEPLOYMENT_CONFIG_ATTRIBUTE = "llm_twin_last_deployment_config"
 """Where the endpoint keeps the DeploymentConfig of its last CreateEndpoint/UpdateEndpoint."""
 
 
-def record_deployment_config(endpoint: Any, config: dict[str, Any] | None) -> None:
+def _body(result: ActionResult) -> Mapping[str, object]:
+    """The body of a moto describe answer: always a dict, though moto types a result `object`."""
+    body = result.result
+    if not isinstance(body, Mapping):
+        raise TypeError(f"moto answered a describe call with {type(body).__name__}, not a dict")
+    return body
+
+
+class TrafficRoutingConfiguration(TypedDict, total=False):
+    """How a blue/green update shifts traffic (SageMaker's shape; the emulator bakes it as one step)."""
+
+    Type: str
+    WaitIntervalInSeconds: int
+    CanarySize: dict[str, object]
+    LinearStepSize: dict[str, object]
+
+
+class BlueGreenUpdatePolicy(TypedDict, total=False):
+    TrafficRoutingConfiguration: TrafficRoutingConfiguration
+    TerminationWaitInSeconds: int
+    MaximumExecutionTimeoutInSeconds: int
+
+
+class RollbackAlarm(TypedDict, total=False):
+    AlarmName: str
+
+
+class AutoRollbackConfiguration(TypedDict, total=False):
+    Alarms: list[RollbackAlarm]
+
+
+class DeploymentConfig(TypedDict, total=False):
+    """A CreateEndpoint/UpdateEndpoint DeploymentConfig as botocore sent it (the parts the emulator reads)."""
+
+    BlueGreenUpdatePolicy: BlueGreenUpdatePolicy
+    RollingUpdatePolicy: dict[str, object]
+    AutoRollbackConfiguration: AutoRollbackConfiguration
+
+
+def record_deployment_config(endpoint: sm_models.FakeEndpoint, config: DeploymentConfig | None) -> None:
     """Keep the call's DeploymentConfig (None clears it), as AWS shows it in LastDeploymentConfig."""
     setattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, config or None)
 
 
-def last_deployment_config(endpoint: Any) -> dict[str, Any] | None:
-    return getattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, None)
+def last_deployment_config(endpoint: sm_models.FakeEndpoint) -> DeploymentConfig | None:
+    config: DeploymentConfig | None = getattr(endpoint, DEPLOYMENT_CONFIG_ATTRIBUTE, None)
+    return config
 
 
 @PATCHES.once("sagemaker.deployment_config")
@@ -211,20 +264,20 @@ def _patch_sagemaker_deployment_config() -> None:
     create = cls.create_endpoint
     describe = cls.describe_endpoint
 
-    def create_endpoint(self: Any) -> Any:
+    def create_endpoint(self: sm_responses.SageMakerResponse) -> ActionResult:
         result = create(self)
         endpoint = self.sagemaker_backend.endpoints.get(self._get_param("EndpointName"))
         if endpoint is not None:
             record_deployment_config(endpoint, self._get_param("DeploymentConfig"))
         return result
 
-    def describe_endpoint(self: Any) -> Any:
+    def describe_endpoint(self: sm_responses.SageMakerResponse) -> ActionResult:
         result = describe(self)
         endpoint = self.sagemaker_backend.endpoints.get(self._get_param("EndpointName"))
         config = last_deployment_config(endpoint) if endpoint is not None else None
         if config is None:
             return result
-        return ActionResult({**result.result, "LastDeploymentConfig": config})
+        return ActionResult({**_body(result), "LastDeploymentConfig": config})
 
     cls.create_endpoint = create_endpoint
     cls.describe_endpoint = describe_endpoint
@@ -240,14 +293,14 @@ def _patch_s3_eventbridge_notification() -> None:
     cls = s3_responses.S3Response
     original = cls.get_bucket_notification
 
-    def get_bucket_notification(self: Any) -> Any:
+    def get_bucket_notification(self: s3_responses.S3Response) -> TYPE_RESPONSE:
         config = self.backend.get_bucket_notification_configuration(self.bucket_name)
         if config is None or config.event_bridge is None:
             return original(self)
         serialize = self.serialized
 
-        def with_eventbridge(action_result: ActionResult) -> Any:
-            return serialize(ActionResult({**action_result.result, "EventBridgeConfiguration": {}}))
+        def with_eventbridge(action_result: ActionResult) -> TYPE_RESPONSE:
+            return serialize(ActionResult({**_body(action_result), "EventBridgeConfiguration": {}}))
 
         self.serialized = with_eventbridge  # this request's response object only
         try:

@@ -25,14 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from llm_twin.protocol import gpus
 from llm_twin.protocol.quota_codes import ENDPOINT_QUOTA_CODES, SERVICE_CODE, endpoint_quota_name
 from llm_twin_local.aws.registry import PATCHES
+
+if TYPE_CHECKING:
+    from moto.servicequotas.models import ServiceQuotasBackend
+    from moto.servicequotas.responses import ServiceQuotasResponse
 
 DEFAULT_ENDPOINT_QUOTA = 8.0
 """What every endpoint-usage quota reads until a test changes it."""
@@ -52,12 +57,20 @@ def _instance_types() -> list[str]:
     return sorted({*gpus.GPU_TABLE, *ENDPOINT_QUOTA_CODES})
 
 
-def _values(backend: Any) -> dict[str, float]:
+QUOTAS_ATTRIBUTE = "_llm_twin_sagemaker_quotas"
+"""Where the quota values tests set live on moto's backend (moto keeps none for SageMaker)."""
+
+
+def _values(backend: ServiceQuotasBackend) -> dict[str, float]:
     """Quota values set by tests, by code, kept on the backend so they die with it."""
-    return backend.__dict__.setdefault("_llm_twin_sagemaker_quotas", {})
+    values: dict[str, float] = backend.__dict__.setdefault(QUOTAS_ATTRIBUTE, {})
+    return values
 
 
-def _quota(backend: Any, instance_type: str, *, default_only: bool = False) -> dict[str, Any]:
+def _quota(
+    backend: ServiceQuotasBackend, instance_type: str, *, default_only: bool = False
+) -> dict[str, Any]:
+    """One quota as Service Quotas answers it, in the untyped dict moto's backend passes on."""
     code = quota_code(instance_type)
     value = DEFAULT_ENDPOINT_QUOTA if default_only else _values(backend).get(code, DEFAULT_ENDPOINT_QUOTA)
     return {
@@ -73,14 +86,35 @@ def _quota(backend: Any, instance_type: str, *, default_only: bool = False) -> d
     }
 
 
-def _sagemaker_quotas(backend: Any, *, default_only: bool = False) -> list[dict[str, Any]]:
+def _sagemaker_quotas(backend: ServiceQuotasBackend, *, default_only: bool = False) -> list[dict[str, Any]]:
     return [_quota(backend, t, default_only=default_only) for t in _instance_types()]
 
 
-def _find(backend: Any, code: str, *, default_only: bool = False) -> dict[str, Any] | None:
+def _find(backend: ServiceQuotasBackend, code: str, *, default_only: bool = False) -> dict[str, Any] | None:
     return next(
         (q for q in _sagemaker_quotas(backend, default_only=default_only) if q["QuotaCode"] == code), None
     )
+
+
+def get_aws_default_service_quota(
+    backend: ServiceQuotasBackend, service_code: str, quota_code: str
+) -> dict[str, Any]:
+    """GetAWSDefaultServiceQuota, which moto lacks: SageMaker's default, other services' quota as moto has it."""
+    from moto.servicequotas.exceptions import NoSuchResource
+
+    if service_code == SERVICE_CODE:
+        found = _find(backend, quota_code, default_only=True)
+        if found is None:
+            raise NoSuchResource
+        return found
+    return backend.get_service_quota(service_code, quota_code)
+
+
+def list_service_quotas(backend: ServiceQuotasBackend, service_code: str) -> list[dict[str, Any]]:
+    """ListServiceQuotas, which moto lacks: SageMaker's quotas, other services' defaults."""
+    if service_code == SERVICE_CODE:
+        return _sagemaker_quotas(backend)
+    return backend.list_aws_default_service_quotas(service_code)
 
 
 def _patch_backend() -> None:
@@ -91,7 +125,7 @@ def _patch_backend() -> None:
     get_quota = cls.get_service_quota
     list_defaults = cls.list_aws_default_service_quotas
 
-    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+    def get_service_quota(self: ServiceQuotasBackend, service_code: str, quota_code: str) -> dict[str, Any]:
         if service_code == SERVICE_CODE:
             found = _find(self, quota_code)
             if found is None:
@@ -99,28 +133,33 @@ def _patch_backend() -> None:
             return found
         return get_quota(self, service_code, quota_code)
 
-    def get_aws_default_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
-        if service_code == SERVICE_CODE:
-            found = _find(self, quota_code, default_only=True)
-            if found is None:
-                raise NoSuchResource
-            return found
-        return get_quota(self, service_code, quota_code)
-
-    def list_aws_default_service_quotas(self: Any, service_code: str) -> list[dict[str, Any]]:
+    def list_aws_default_service_quotas(
+        self: ServiceQuotasBackend, service_code: str
+    ) -> list[dict[str, Any]]:
         if service_code == SERVICE_CODE:
             return _sagemaker_quotas(self, default_only=True)
         return list_defaults(self, service_code)
 
-    def list_service_quotas(self: Any, service_code: str) -> list[dict[str, Any]]:
-        if service_code == SERVICE_CODE:
-            return _sagemaker_quotas(self)
-        return list_defaults(self, service_code)
-
     cls.get_service_quota = get_service_quota
-    cls.get_aws_default_service_quota = get_aws_default_service_quota
     cls.list_aws_default_service_quotas = list_aws_default_service_quotas
-    cls.list_service_quotas = list_service_quotas
+    # Calls moto does not have: added to the backend, by name.
+    for name, method in (
+        ("get_aws_default_service_quota", get_aws_default_service_quota),
+        ("list_service_quotas", list_service_quotas),
+    ):
+        setattr(cls, name, method)
+
+
+class _Request(TypedDict, total=False):
+    """The JSON body of a Service Quotas call, as far as these calls read it."""
+
+    ServiceCode: str
+    QuotaCode: str
+
+
+def _params(response: ServiceQuotasResponse) -> _Request:
+    params: _Request = json.loads(response.body or "{}")
+    return params
 
 
 def _patch_responses() -> None:
@@ -128,22 +167,23 @@ def _patch_responses() -> None:
 
     cls = responses.ServiceQuotasResponse
 
-    def _params(self: Any) -> dict[str, Any]:
-        return json.loads(self.body or "{}")
-
-    def list_service_quotas(self: Any) -> str:
-        quotas = self.backend.list_service_quotas(str(_params(self).get("ServiceCode")))
+    def list_quotas(self: ServiceQuotasResponse) -> str:
+        quotas = list_service_quotas(self.backend, str(_params(self).get("ServiceCode")))
         return json.dumps({"Quotas": quotas})
 
-    def get_aws_default_service_quota(self: Any) -> str:
+    def get_default_quota(self: ServiceQuotasResponse) -> str:
         params = _params(self)
-        quota = self.backend.get_aws_default_service_quota(
-            str(params.get("ServiceCode")), str(params.get("QuotaCode"))
+        quota = get_aws_default_service_quota(
+            self.backend, str(params.get("ServiceCode")), str(params.get("QuotaCode"))
         )
         return json.dumps({"Quota": quota})
 
-    cls.list_service_quotas = list_service_quotas
-    cls.get_aws_default_service_quota = get_aws_default_service_quota
+    # Actions moto does not have: added to its response class, by name.
+    for name, method in (
+        ("list_service_quotas", list_quotas),
+        ("get_aws_default_service_quota", get_default_quota),
+    ):
+        setattr(cls, name, method)
 
 
 @PATCHES.once("servicequotas.sagemaker_endpoints")
@@ -165,10 +205,10 @@ def set_quota_value(account_id: str, region: str, instance_type: str, value: flo
 class QuotaAdminMiddleware:
     """WSGI layer in front of moto answering POST /llm-twin-api/quotas; the rest passes through."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != ADMIN_PATH:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
@@ -194,7 +234,7 @@ class QuotaAdminMiddleware:
         return _respond(start_response, "200 OK", {"Quota": quota})
 
 
-def _respond(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
+def _respond(start_response: StartResponse, status: str, payload: Mapping[str, object]) -> list[bytes]:
     body = json.dumps(payload).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -217,4 +257,5 @@ def set_endpoint_quota(
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["Quota"]
+        quota: dict[str, Any] = json.loads(response.read())["Quota"]
+    return quota

@@ -20,9 +20,9 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec
 
-Apply = TypeVar("Apply", bound=Callable[..., None])
+Params = ParamSpec("Params")
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,20 @@ class PatchRegistry:
         # Re-entrant: a patch may apply another one while it is being applied.
         self._lock = threading.RLock()
 
-    def once(self, name: str, *, by_default: bool = True) -> Callable[[Apply], Apply]:
+    def once(
+        self, name: str, *, by_default: bool = True
+    ) -> Callable[[Callable[Params, None]], Callable[Params, None]]:
         """Register the decorated function as patch `name`; calls after the first one do nothing.
 
         A patch whose function raises is not marked applied, so a later call tries again.
         """
 
-        def register(function: Apply) -> Apply:
+        def register(function: Callable[Params, None]) -> Callable[Params, None]:
             if name in self._patches:
                 raise ValueError(f"a patch named {name!r} is already registered")
 
             @functools.wraps(function)
-            def apply_once(*args: Any, **kwargs: Any) -> None:
+            def apply_once(*args: Params.args, **kwargs: Params.kwargs) -> None:
                 with self._lock:
                     if name in self._applied:
                         return
@@ -68,7 +70,7 @@ class PatchRegistry:
 
             why = (function.__doc__ or "").strip().partition("\n")[0]
             self._patches[name] = Patch(name, apply_once, why, by_default)
-            return apply_once  # type: ignore[return-value]
+            return apply_once
 
         return register
 

@@ -25,7 +25,7 @@ SECURE_TRANSPORT = "aws:SecureTransport"
 EMULATOR_TRANSPORT_IS_SECURE = "true"
 
 
-def _condition_holds(operator: str, expected: Any, actual: str) -> bool:
+def _condition_holds(operator: str, expected: object, actual: str) -> bool:
     """`Bool` (and its IfExists form) against the request's value, as IAM compares it."""
     values = expected if isinstance(expected, list) else [expected]
     return operator.startswith("Bool") and any(str(v).lower() == actual for v in values)
@@ -60,7 +60,7 @@ def effective_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any
 def apply() -> None:
     """Evaluate bucket policies' transport conditions."""
 
-    def get_permission(self: Any, action: str, resource: str) -> Any:
+    def get_permission(self: s3_models.FakeBucket, action: str, resource: str) -> PermissionResult:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         document = json.loads(self.policy)

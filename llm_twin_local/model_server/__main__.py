@@ -16,11 +16,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+from click.decorators import FC
 
-from .checkpoint import SIZES
+from .checkpoint import SIZES, CheckpointSize
 from .errors import ModelServerError
 
 
@@ -64,7 +67,7 @@ def _exit_with_lifeline(fd: int) -> None:
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
-def _int_option(flag: str, envvar: str, help_text: str):
+def _int_option(flag: str, envvar: str, help_text: str) -> Callable[[FC], FC]:
     return click.option(flag, type=int, envvar=envvar, default=None, callback=_positive, help=help_text)
 
 
@@ -100,7 +103,7 @@ def main(
     port: int,
     log_level: str,
     lifeline_fd: int | None,
-    **options,
+    **options: Any,  # the serving options, by ServerSettings' field names: it types them
 ) -> None:
     """Serve TGI's HTTP API for the causal LM in --model-dir, on the CPU."""
     if ctx.invoked_subcommand is not None:
@@ -126,11 +129,11 @@ def main(
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--size", type=click.Choice(sorted(SIZES)), default="tiny", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def make_test_model(directory: Path, size: str, seed: int) -> None:
+def make_test_model(directory: Path, size: CheckpointSize, seed: int) -> None:
     """Write a random-weight Llama checkpoint (safetensors + tokenizer) into DIRECTORY."""
     from .checkpoint import create_sized_checkpoint
 
-    path = create_sized_checkpoint(directory, size, seed=seed)  # type: ignore[arg-type]
+    path = create_sized_checkpoint(directory, size, seed=seed)
     weights = sum(p.stat().st_size for p in path.glob("*.safetensors"))
     click.echo(f"wrote {size} checkpoint to {path} ({weights / 1e6:.1f} MB of weights)")
 

@@ -230,6 +230,7 @@ class ModelServerApp:
             prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         except Exception as err:  # jinja raises anything
             raise TemplateError(f"Template error: {err}") from err
+        assert isinstance(prompt, str)  # tokenize=False: the text (transformers types every return shape)
         parsed = GenerateRequest(inputs=prompt, parameters=params, add_special_tokens=False)
         logprobs = bool(body.get("logprobs"))
         stream_options = body.get("stream_options") or {}

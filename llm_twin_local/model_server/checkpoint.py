@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 CheckpointSize = Literal["tiny", "bench", "200mb"]
 
@@ -67,7 +70,7 @@ SIZES: dict[str, ModelShape] = {
 }
 
 
-def build_tokenizer(vocab_size: int):
+def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     """Train the byte-level BPE on the built-in corpus; returns a `PreTrainedTokenizerFast`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -139,7 +142,8 @@ def create_test_checkpoint(
         initializer_range=0.25,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config).to(torch.float32).eval()
+    # transformers decorates `to` with functools.wraps(Module.to): mypy sees the unbound method.
+    model = LlamaForCausalLM(config).to(torch.float32).eval()  # type: ignore[arg-type]
     model.generation_config = GenerationConfig(bos_token_id=BOS_ID, eos_token_id=EOS_ID)
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)

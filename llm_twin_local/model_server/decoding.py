@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from .events import PrefillToken
 from .params import GenerateParameters
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+
+def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int], **options: bool) -> str:
+    """The text of one sequence of ids (transformers types `decode` as a batch's list[str] too)."""
+    text = tokenizer.decode(ids, **options)
+    if not isinstance(text, str):
+        raise TypeError(f"decoding one sequence gave {type(text).__name__}, not str")
+    return text
+
 
 class IncrementalDecoder:
     """TGI's prefix/read-offset detokenizer: emits text only once it is whole UTF-8."""
 
-    def __init__(self, tokenizer: Any, prompt_ids: list[int]) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[int]) -> None:
         self._tokenizer = tokenizer
         self._ids = list(prompt_ids)
         self._read = len(self._ids)
         self._prefix = max(self._read - 5, 0)
 
     def _decode(self, ids: list[int]) -> str:
-        return self._tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return decode(self._tokenizer, ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def _emit(self, *, force: bool) -> str:
         prefix_text = self._decode(self._ids[self._prefix : self._read])
@@ -93,13 +104,15 @@ def greedy_choices(plain: list[int], logits: torch.Tensor) -> dict[int, tuple[in
     }
 
 
-def prefill_tokens(tokenizer: Any, ids: list[int], logits: torch.Tensor) -> list[PrefillToken]:
+def prefill_tokens(
+    tokenizer: PreTrainedTokenizerBase, ids: list[int], logits: torch.Tensor
+) -> list[PrefillToken]:
     """The prompt's tokens with the logprob the model gave each (`logits`: every position)."""
     logprobs = torch.log_softmax(logits[:-1], dim=-1)
-    tokens = [PrefillToken(ids[0], tokenizer.decode([ids[0]]), None)]
+    tokens = [PrefillToken(ids[0], decode(tokenizer, [ids[0]]), None)]
     for position, token_id in enumerate(ids[1:]):
         tokens.append(
-            PrefillToken(token_id, tokenizer.decode([token_id]), float(logprobs[position, token_id]))
+            PrefillToken(token_id, decode(tokenizer, [token_id]), float(logprobs[position, token_id]))
         )
     return tokens
 

@@ -360,7 +360,7 @@ class Engine:
         loaded = self.loaded
         special = token_id in loaded.special_ids
         if special:
-            text = loaded.tokenizer.decode([token_id], skip_special_tokens=False)
+            text = decoding.decode(loaded.tokenizer, [token_id], skip_special_tokens=False)
         else:
             text = seq.decoder.step(token_id)
         seq.all_ids.append(token_id)

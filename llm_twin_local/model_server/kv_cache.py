@@ -23,10 +23,15 @@ class _GrowingLayer(DynamicLayer):
         self.value_buffer = value_buffer
         self._set_length(length)
 
-    def _set_length(self, length: int) -> None:
+    def _set_length(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         self.length = length
-        self.keys = self.key_buffer[:, :, :length]
-        self.values = self.value_buffer[:, :, :length]
+        keys, values = self.key_buffer[:, :, :length], self.value_buffer[:, :, :length]
+        self.keys, self.values = keys, values
+        return keys, values
+
+    def views(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(keys, values) of the cached columns; `keys`/`values` as never None."""
+        return self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
@@ -36,8 +41,7 @@ class _GrowingLayer(DynamicLayer):
             self.resize(max(end, 2 * self.key_buffer.shape[-2]))
         self.key_buffer[:, :, self.length : end] = key_states
         self.value_buffer[:, :, self.length : end] = value_states
-        self._set_length(end)
-        return self.keys, self.values
+        return self._set_length(end)
 
     def resize(self, capacity: int) -> None:
         for name in ("key_buffer", "value_buffer"):
@@ -86,11 +90,13 @@ class BatchCache(Cache):
             self.mask_buffer[row : row + count, :pad] = 0
             self.mask_buffer[row : row + count, pad:width] = mask
             row += count
-        super().__init__(layers=[_GrowingLayer(k, v, width) for k, v in buffers])
+        # Kept typed here too: transformers types `layers` as any of its layer kinds.
+        self.growing = [_GrowingLayer(k, v, width) for k, v in buffers]
+        super().__init__(layers=[*self.growing])
 
     @property
     def length(self) -> int:
-        return self.layers[0].length
+        return self.growing[0].length
 
     @property
     def capacity(self) -> int:
@@ -106,18 +112,15 @@ class BatchCache(Cache):
         return self.mask_buffer[:, : self.length + 1]
 
     def as_rows(self) -> CacheRows:
-        return [(layer.keys, layer.values) for layer in self.layers], self.mask
+        return [layer.views() for layer in self.growing], self.mask
 
     def select(self, index: torch.Tensor, spare: int) -> BatchCache:
         """A new cache of the rows in `index`, without the padding columns none of them needs."""
         mask = self.mask.index_select(0, index)
         start = int(mask.any(dim=0).long().argmax())
         layers = [
-            (
-                layer.keys.index_select(0, index)[:, :, start:],
-                layer.values.index_select(0, index)[:, :, start:],
-            )
-            for layer in self.layers
+            (keys.index_select(0, index)[:, :, start:], values.index_select(0, index)[:, :, start:])
+            for keys, values in (layer.views() for layer in self.growing)
         ]
         return BatchCache([(layers, mask[:, start:])], spare)
 
@@ -125,7 +128,7 @@ class BatchCache(Cache):
         """Make room for `capacity` columns in all (one copy now instead of one per step)."""
         if capacity <= self.capacity:
             return
-        for layer in self.layers:
+        for layer in self.growing:
             layer.resize(capacity)
         mask_buffer = self.mask_buffer.new_ones((self.mask_buffer.shape[0], capacity))
         mask_buffer[:, : self.length] = self.mask

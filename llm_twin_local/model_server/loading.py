@@ -12,12 +12,15 @@ import importlib.util
 import inspect
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from .architectures import check_architecture
 from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from transformers import Cache, DynamicCache, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 SENTENCEPIECE_HINT = "sentencepiece==0.2.1 (later releases need protobuf>=7)"
 
@@ -25,7 +28,9 @@ SENTENCEPIECE_HINT = "sentencepiece==0.2.1 (later releases need protobuf>=7)"
 class LoadedModel:
     """A causal LM and its tokenizer, loaded from a local directory of safetensors."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, model_dir: Path) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, model_dir: Path
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.model_dir = model_dir
@@ -44,7 +49,7 @@ class LoadedModel:
     def max_position_embeddings(self) -> int | None:
         return getattr(self.config, "max_position_embeddings", None)
 
-    def new_cache(self) -> Any:
+    def new_cache(self) -> DynamicCache:
         """An empty cache that keeps every column of every layer.
 
         Not `DynamicCache(config=...)`: that one drops the columns that have left a
@@ -56,7 +61,9 @@ class LoadedModel:
 
         return DynamicCache()
 
-    def forward(self, input_ids: torch.Tensor, cache: Any, *, every_position: bool = False, **kwargs: Any):
+    def forward(
+        self, input_ids: torch.Tensor, cache: Cache, *, every_position: bool = False, **kwargs: torch.Tensor
+    ) -> torch.Tensor:
         """Logits of the last position, shape (batch, vocab); of all positions if asked."""
         out = self.model(
             input_ids=input_ids,
@@ -89,7 +96,7 @@ def _check_sentencepiece(model_dir: Path) -> None:
         raise SettingsError(f"{missing}, and it cannot be read ({err}); needs {SENTENCEPIECE_HINT}") from err
 
 
-def _load_tokenizer(model_dir: Path) -> Any:
+def _load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     if not (model_dir / "tokenizer.json").is_file() and (model_dir / "tokenizer.model").is_file():
@@ -100,7 +107,7 @@ def _load_tokenizer(model_dir: Path) -> Any:
         raise SettingsError(f"cannot load the tokenizer in {model_dir}: {err}") from err
 
 
-def _attention(config: Any) -> str:
+def _attention(config: PretrainedConfig) -> str:
     """SDPA where the model class accepts it; eager otherwise (Gemma2's logit softcapping)."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
@@ -129,7 +136,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     check_architecture(config)
     tokenizer = _load_tokenizer(model_dir)
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(
+        loaded = AutoModelForCausalLM.from_pretrained(
             str(model_dir),
             local_files_only=True,
             use_safetensors=True,
@@ -139,6 +146,8 @@ def load_model(model_dir: str | Path) -> LoadedModel:
         )
     except (OSError, ValueError) as err:
         raise SettingsError(f"cannot load the model in {model_dir}: {err}") from err
+    # transformers types the result as the model alone; output_loading_info adds the report.
+    model, info = cast("tuple[PreTrainedModel, dict[str, list[str]]]", loaded)
     missing = sorted(info.get("missing_keys") or [])
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from llm_twin.control.aws import AwsClients
 from llm_twin.control.models.transfer import CHECKSUM_METADATA, DEFAULT_TRANSFER, OnBytes, upload_files
 from llm_twin.errors import ModelConflictError, ModelStoreError
-from llm_twin.protocol.checkpoints import Checkpoint, CheckpointFile, model_prefix
+from llm_twin.protocol.checkpoints import Checkpoint, CheckpointFile, Manifest, model_prefix
 
 __all__ = [
     "CHECKSUM_METADATA",
@@ -113,7 +113,7 @@ class ModelStore:
             raise _fail(f"listing {self.uri(prefix)}", exc) from exc
         return found
 
-    def manifest(self, prefix: str) -> dict[str, Any] | None:
+    def manifest(self, prefix: str) -> Manifest | None:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=prefix + MANIFEST)["Body"].read()
         except ClientError as exc:
@@ -121,7 +121,7 @@ class ModelStore:
                 return None
             raise _fail(f"reading {self.uri(prefix + MANIFEST)}", exc) from exc
         try:
-            manifest: dict[str, Any] = json.loads(body)
+            manifest: Manifest = json.loads(body)
             return manifest
         except ValueError:
             return None
@@ -157,7 +157,7 @@ class ModelStore:
                     objects=sum(1 for key, _ in objects if key != MANIFEST),
                     bytes=sum(size for key, size in objects if key != MANIFEST),
                     complete=manifest is not None,
-                    created=(manifest or {}).get("created", ""),
+                    created=manifest.get("created", "") if manifest is not None else "",
                 )
             )
         return models
@@ -246,7 +246,8 @@ class ModelStore:
             other = model_prefix(name, version)
             if rest != MANIFEST or other == prefix:
                 continue
-            for entry in (self.manifest(other) or {}).get("files", []):
+            listed = self.manifest(other)
+            for entry in listed.get("files", []) if listed is not None else []:
                 if entry.get("sha256") and entry.get("path"):
                     sources.setdefault(entry["sha256"], (other + entry["path"], int(entry.get("size", 0))))
         return sources
@@ -280,7 +281,7 @@ class ModelStore:
                 )
 
     def _write_manifest(self, prefix: str, name: str, version: str, checkpoint: Checkpoint) -> None:
-        body = {
+        body: Manifest = {
             "name": name,
             "version": version,
             "format": checkpoint.weight_format,
@@ -355,5 +356,5 @@ def open_store(clients: AwsClients, bucket: str, *, path_style: bool = False) ->
     return ModelStore(clients.client("s3", config), bucket)
 
 
-def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:
+def _manifest_files(manifest: Manifest) -> dict[str, str]:
     return {f.get("path", ""): f.get("sha256", "") for f in manifest.get("files", [])}

@@ -31,7 +31,7 @@ OnBytes = Callable[[int], None]
 
 
 @dataclass
-class _Progress(BaseSubscriber):  # type: ignore[misc]
+class _Progress(BaseSubscriber):
     """Forwards s3transfer's per-chunk byte counts to one callback, serialised across threads."""
 
     on_bytes: OnBytes

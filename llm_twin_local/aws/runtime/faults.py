@@ -37,7 +37,8 @@ import subprocess
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
+from wsgiref.types import WSGIEnvironment
 
 from llm_twin.protocol import eventstream
 from llm_twin_local.aws import knobs
@@ -224,7 +225,7 @@ def _cut_every_character(data: bytes) -> list[bytes]:
 
 
 def broken(
-    parts: Generator[bytes, None, None], fault: StreamFault, server: ModelServer, environ: Mapping[str, Any]
+    parts: Generator[bytes, None, None], fault: StreamFault, server: ModelServer, environ: WSGIEnvironment
 ) -> Generator[bytes, None, None]:
     """`parts`, ended by `fault` once `fault.after_parts` of them went out."""
     try:
@@ -260,7 +261,7 @@ def broken(
         parts.close()
 
 
-def _reset(environ: Mapping[str, Any]) -> None:
+def _reset(environ: WSGIEnvironment) -> None:
     """Reset the client's TCP connection (RST, not FIN), as a failing network does.
 
     A socket whose peer is already gone takes over the connection's descriptor: the

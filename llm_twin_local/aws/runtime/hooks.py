@@ -7,8 +7,6 @@ be deleted) or still in progress, and keeps serving the old config until the new
 
 from __future__ import annotations
 
-from typing import Any
-
 from moto.core.responses import ActionResult
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
@@ -18,6 +16,9 @@ from llm_twin_local.aws import patches
 from llm_twin_local.aws.registry import PATCHES
 from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
 
+UPDATE_ENDPOINT = "update_endpoint"
+"""The handler moto's SageMakerResponse looks up for UpdateEndpoint (by the action's name)."""
+
 
 @PATCHES.once("sagemaker.runtime_hooks", by_default=False)
 def install(runtime: LocalRuntime) -> None:
@@ -26,18 +27,23 @@ def install(runtime: LocalRuntime) -> None:
     create = backend_cls.create_endpoint
     delete = backend_cls.delete_endpoint
 
-    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+    def create_endpoint(
+        self: sm_models.SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        tags: list[dict[str, str]],
+    ) -> sm_models.FakeEndpoint:
         endpoint = create(self, endpoint_name, endpoint_config_name, tags)
         runtime.create(self, endpoint)
         return endpoint
 
-    def delete_endpoint(self: Any, endpoint_name: str) -> None:
+    def delete_endpoint(self: sm_models.SageMakerModelBackend, endpoint_name: str) -> None:
         endpoint = self.endpoints.get(endpoint_name)
         delete(self, endpoint_name)
         if endpoint is not None:
             runtime.delete(endpoint.arn)
 
-    def update_endpoint(self: Any) -> ActionResult:
+    def update_endpoint(self: sm_responses.SageMakerResponse) -> ActionResult:
         backend = self.sagemaker_backend
         name = self._get_param("EndpointName")
         config_name = self._get_param("EndpointConfigName")
@@ -62,4 +68,5 @@ def install(runtime: LocalRuntime) -> None:
 
     backend_cls.create_endpoint = create_endpoint
     backend_cls.delete_endpoint = delete_endpoint
-    sm_responses.SageMakerResponse.update_endpoint = update_endpoint
+    # An action moto's SageMakerResponse does not have: added by name.
+    setattr(sm_responses.SageMakerResponse, UPDATE_ENDPOINT, update_endpoint)

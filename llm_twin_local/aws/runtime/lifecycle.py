@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.utils import utcnow
 
@@ -24,6 +24,9 @@ from llm_twin_local.aws.runtime import reaper, servers
 from llm_twin_local.aws.runtime.rollout import Rollout, alarm_state
 from llm_twin_local.aws.runtime.servers import TGI_ENVIRONMENT, ModelServer
 from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE, ModelSources, model_data_uri
+
+if TYPE_CHECKING:
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class LocalRuntime:
 
     # -- lifecycle driven by the SageMaker API --------------------------------------------
 
-    def create(self, backend: Any, endpoint: Any) -> None:
+    def create(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
         """Start serving a new endpoint; it stays Creating until the server answers /ping."""
         variant = _first_variant(backend, endpoint.endpoint_config_name)
         container = _tgi_container(backend, variant)
@@ -61,12 +64,12 @@ class LocalRuntime:
                 self._watch(endpoint, server)
             elif not server.stopping:
                 endpoint.endpoint_status = "Failed"
-                endpoint.failure_reason = server.failure
+                _set_failure(endpoint, server.failure)
                 endpoint.last_modified_time = utcnow()
 
         threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
 
-    def update(self, backend: Any, endpoint: Any, config_name: str) -> None:
+    def update(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config_name: str) -> None:
         """Switch to `config_name` once its server answers; on failure keep the old one, as AWS rolls back."""
         new_config = backend.endpoint_configs[config_name]
         variant = _first_variant(backend, config_name)
@@ -107,15 +110,18 @@ class LocalRuntime:
             endpoint.endpoint_status = "RollingBack"
             server.stop()
             current = self.server_for(endpoint.arn)
-            endpoint.failure_reason = (
-                f"update to {config_name} rolled back{Rollout.of(endpoint).phrase()}: {server.failure}"
+            _set_failure(
+                endpoint,
+                f"update to {config_name} rolled back{Rollout.of(endpoint).phrase()}: {server.failure}",
             )
             endpoint.endpoint_status = "InService" if current is not None and current.alive() else "Failed"
             endpoint.last_modified_time = utcnow()
 
         threading.Thread(target=settle, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
 
-    def _bake(self, backend: Any, endpoint: Any, server: ModelServer) -> str | None:
+    def _bake(
+        self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, server: ModelServer
+    ) -> str | None:
         """Blue/green baking: traffic goes to the new server while the rollback alarms are watched.
 
         Returns the first rollback alarm found in ALARM (the old server is serving again by then),
@@ -167,7 +173,9 @@ class LocalRuntime:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _launch(self, endpoint: Any, variant: Mapping[str, Any], container: Mapping[str, Any]) -> ModelServer:
+    def _launch(
+        self, endpoint: FakeEndpoint, variant: Mapping[str, Any], container: Mapping[str, Any]
+    ) -> ModelServer:
         environment = dict(container.get("Environment") or {})
         model_id = environment[TGI_ENVIRONMENT]
         on_disk = Path(model_id).expanduser()
@@ -219,16 +227,22 @@ class LocalRuntime:
         with server.changed:
             server.changed.notify_all()
 
-    def _watch(self, endpoint: Any, server: ModelServer) -> None:
+    def _watch(self, endpoint: FakeEndpoint, server: ModelServer) -> None:
         """An exit nobody asked for fails the endpoint, while `server` is still the one serving it."""
 
         def fail() -> None:
             if self.server_for(endpoint.arn) is server:
                 endpoint.endpoint_status = "Failed"
-                endpoint.failure_reason = server.failure
+                _set_failure(endpoint, server.failure)
                 endpoint.last_modified_time = utcnow()
 
         servers.watch(server, fail)
+
+
+def _set_failure(endpoint: FakeEndpoint, reason: str | None) -> None:
+    """Set the FailureReason DescribeEndpoint shows."""
+    # moto's __init__ sets it to None, so its inferred type admits nothing else.
+    endpoint.failure_reason = reason  # type: ignore[assignment]
 
 
 def _startup_timeout(variant: Mapping[str, Any]) -> float:
@@ -237,14 +251,15 @@ def _startup_timeout(variant: Mapping[str, Any]) -> float:
     )
 
 
-def _first_variant(backend: Any, config_name: str) -> dict[str, Any]:
+def _first_variant(backend: SageMakerModelBackend, config_name: str) -> dict[str, Any]:
     variants = backend.endpoint_configs[config_name].production_variants
     return variants[0] if variants else {}
 
 
-def _tgi_container(backend: Any, variant: Mapping[str, Any]) -> dict[str, Any] | None:
+def _tgi_container(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -> dict[str, Any] | None:
     """The variant's primary container when it is a TGI one (HF_MODEL_ID set), else None."""
-    model = backend._models.get(variant.get("ModelName"))
+    name = variant.get("ModelName")
+    model = backend._models.get(name) if name is not None else None
     if model is None:
         return None
     container = model.primary_container or {}
@@ -253,7 +268,7 @@ def _tgi_container(backend: Any, variant: Mapping[str, Any]) -> dict[str, Any] |
     return container
 
 
-def _show_image(endpoint: Any, server: ModelServer, container: Mapping[str, Any]) -> None:
+def _show_image(endpoint: FakeEndpoint, server: ModelServer, container: Mapping[str, Any]) -> None:
     """Record what actually serves the variant where DescribeEndpoint shows it: DeployedImages."""
     source = server.model_data_uri or server.model_dir
     resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{source}"

@@ -21,7 +21,12 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from llm_twin.protocol.checkpoints import Manifest
+
+if TYPE_CHECKING:
+    from moto.s3.models import FakeKey
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ class PrefixObject:
 
     key: str
     relative: str
-    stored: Any
+    stored: FakeKey
 
 
 def unsafe_reason(relative: str) -> str | None:
@@ -131,8 +136,9 @@ def download(uri: str, objects: list[PrefixObject], cache_dir: Path) -> Path:
         checksums = _write(objects, partial)
         manifest = next((o.stored for o in objects if o.relative == MODEL_MANIFEST), None)
         if manifest is not None:
-            for entry in json.loads(manifest.value).get("files", []):
-                if checksums.get(entry.get("path")) != entry.get("sha256"):
+            listed: Manifest = json.loads(manifest.value)
+            for entry in listed.get("files", []):
+                if checksums.get(entry.get("path", "")) != entry.get("sha256"):
                     raise OSError(f"{uri}{entry.get('path')} does not match the SHA-256 in its manifest")
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)

@@ -15,10 +15,11 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, unquote
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from moto.sagemaker import models as sm_models
 
@@ -48,7 +49,7 @@ class InvocationError(Exception):
         self.code = code
         self.extra = extra
 
-    def respond(self, start_response: Callable[..., Any]) -> list[bytes]:
+    def respond(self, start_response: StartResponse) -> list[bytes]:
         body = json.dumps({"message": str(self), **self.extra}).encode()
         start_response(
             f"{self.status} {http.client.responses.get(self.status, 'Error')}",
@@ -71,7 +72,7 @@ class RuntimeCall:
     region: str
 
 
-def runtime_call(environ: Mapping[str, Any], path: re.Pattern[str]) -> RuntimeCall | None:
+def runtime_call(environ: WSGIEnvironment, path: re.Pattern[str]) -> RuntimeCall | None:
     """The call when `environ` is a signed sagemaker POST to `path`; None leaves it to moto."""
     match = path.match(environ.get("PATH_INFO", ""))
     scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -85,7 +86,7 @@ def runtime_call(environ: Mapping[str, Any], path: re.Pattern[str]) -> RuntimeCa
     return RuntimeCall(unquote(match["name"]), match["kind"], account, scope["region"])
 
 
-def read_body(environ: Mapping[str, Any]) -> bytes:
+def read_body(environ: WSGIEnvironment) -> bytes:
     """The request body: its Content-Length, or all of a chunked one; none without either.
 
     A body with no length that is not chunked cannot be read to its end on a connection
@@ -102,16 +103,14 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
 class RuntimeMiddleware:
     """Answers sagemaker-runtime invocations; everything else goes to moto's app."""
 
-    def __init__(
-        self, app: Callable[..., Iterable[bytes]], runtime: LocalRuntime, jitter: Jitter | None = None
-    ) -> None:
+    def __init__(self, app: WSGIApplication, runtime: LocalRuntime, jitter: Jitter | None = None) -> None:
         self.app = app
         self.runtime = runtime
         self.jitter = jitter
         self._throttled = 0
         self._throttle_lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         call = runtime_call(environ, _INVOCATION_PATH)
         if call is None:
             return self.app(environ, start_response)
@@ -131,7 +130,7 @@ class RuntimeMiddleware:
         except InvocationError as exc:
             return exc.respond(start_response)
 
-    def authorize(self, environ: dict[str, Any], account: str, body: bytes, check: authz.Check) -> None:
+    def authorize(self, environ: WSGIEnvironment, account: str, body: bytes, check: authz.Check) -> None:
         """The caller's key, signature and policies, as moto checks them for its own services."""
         from moto.core.exceptions import JsonRESTError
         from werkzeug.datastructures import EnvironHeaders
@@ -177,7 +176,7 @@ class RuntimeMiddleware:
         return server
 
     def request(
-        self, server: ModelServer, environ: Mapping[str, Any], body: bytes, timeout: float
+        self, server: ModelServer, environ: WSGIEnvironment, body: bytes, timeout: float
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """POST `body` to the server's /invocations; a status of 300 or more is AWS's ModelError."""
         headers = {
@@ -232,7 +231,7 @@ class RuntimeMiddleware:
         return [("X-Amzn-Invoked-Production-Variant", server.variant_name), ("Content-Type", content_type)]
 
     def _invoke(
-        self, server: ModelServer, environ: Mapping[str, Any], body: bytes, start_response: Callable[..., Any]
+        self, server: ModelServer, environ: WSGIEnvironment, body: bytes, start_response: StartResponse
     ) -> list[bytes]:
         connection, response = self.request(server, environ, body, INVOKE_TIMEOUT)
         try:
@@ -252,9 +251,9 @@ class RuntimeMiddleware:
     def _stream(
         self,
         server: ModelServer,
-        environ: Mapping[str, Any],
+        environ: WSGIEnvironment,
         body: bytes,
-        start_response: Callable[..., Any],
+        start_response: StartResponse,
         injected: Faults,
     ) -> Iterator[bytes]:
         connection, response = self.request(server, environ, body, STREAM_READ_TIMEOUT)
@@ -311,7 +310,7 @@ class RuntimeMiddleware:
                 connection.close()
 
 
-def _request_uri(environ: Mapping[str, Any]) -> str:
+def _request_uri(environ: WSGIEnvironment) -> str:
     """The path and query as the client signed them (the server's raw one when it keeps it)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:

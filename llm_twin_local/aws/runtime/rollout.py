@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llm_twin_local.aws import knobs, patches
+from llm_twin_local.aws.patches import (
+    AutoRollbackConfiguration,
+    BlueGreenUpdatePolicy,
+    DeploymentConfig,
+    TrafficRoutingConfiguration,
+)
+
+if TYPE_CHECKING:
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 
 BAKE_CAP_ENV = "LLM_TWIN_BAKE_CAP_SECONDS"
 DEFAULT_BAKE_CAP_SECONDS = 5.0
@@ -20,17 +29,19 @@ DEFAULT_BAKE_CAP_SECONDS = 5.0
 class Rollout:
     """An update's blue/green traffic routing and its rollback alarms."""
 
-    routing: dict[str, Any]
+    routing: TrafficRoutingConfiguration
     """TrafficRoutingConfiguration; {} without blue/green."""
     alarms: list[str]
     """The rollback alarms' names."""
 
     @classmethod
-    def of(cls, endpoint: Any) -> Rollout:
+    def of(cls, endpoint: FakeEndpoint) -> Rollout:
         """The rollout of the endpoint's last CreateEndpoint / UpdateEndpoint call."""
-        config = patches.last_deployment_config(endpoint) or {}
-        routing = (config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {}
-        rollback = (config.get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+        config: DeploymentConfig = patches.last_deployment_config(endpoint) or {}
+        policy: BlueGreenUpdatePolicy = config.get("BlueGreenUpdatePolicy") or {}
+        routing: TrafficRoutingConfiguration = policy.get("TrafficRoutingConfiguration") or {}
+        rollback_config: AutoRollbackConfiguration = config.get("AutoRollbackConfiguration") or {}
+        rollback = rollback_config.get("Alarms", [])
         return cls(routing, [a["AlarmName"] for a in rollback if a.get("AlarmName")])
 
     def bake_seconds(self, environ: Mapping[str, str]) -> float:
@@ -52,7 +63,7 @@ def bake_cap(environ: Mapping[str, str]) -> float:
     return DEFAULT_BAKE_CAP_SECONDS if cap is None else cap
 
 
-def alarm_state(backend: Any, name: str) -> str | None:
+def alarm_state(backend: SageMakerModelBackend, name: str) -> str | None:
     """A CloudWatch alarm's state in the endpoint's account and region; None when it does not exist."""
     from moto.cloudwatch.models import cloudwatch_backends
 
