@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from llm_twin.client.aws_api import RuntimeClient, S3Client, SageMakerClient
 from llm_twin.client.errors import describe_error, error_code, invocation_error
 from llm_twin.client.results import GenerationResult, generation_result, with_details
 from llm_twin.errors import AsyncInferenceError, AsyncTimeoutError, AwsError, EndpointNotReadyError
@@ -45,11 +46,11 @@ class AsyncInvocations:
     """The async half of `LLMInferenceSagemakerEndpoint` (a mixin: it reads the endpoint's state)."""
 
     endpoint_name: str
-    client: Any
-    sagemaker_client: Any | None
+    client: RuntimeClient
+    sagemaker_client: SageMakerClient | None
     payload: dict[str, Any]
 
-    def submit_async(self, s3_client: Any, bucket: str) -> AsyncInvocation:
+    def submit_async(self, s3_client: S3Client, bucket: str) -> AsyncInvocation:
         """Upload the payload to s3://<bucket>/async/input/<uuid>.json and start the invocation."""
         payload = with_details({key: value for key, value in self.payload.items() if key != "stream"})
         key = f"{ASYNC_INPUT_PREFIX}{uuid.uuid4()}.json"
@@ -80,7 +81,7 @@ class AsyncInvocations:
 
     def wait_async(
         self,
-        s3_client: Any,
+        s3_client: S3Client,
         invocation: AsyncInvocation,
         *,
         timeout: float = ASYNC_TIMEOUT,
@@ -114,8 +115,13 @@ class AsyncInvocations:
             delay = min(delay * 2, max_delay)
 
 
-def async_bucket(sagemaker_client: Any, endpoint_name: str) -> str:
-    """The bucket of the endpoint's AsyncInferenceConfig output path; inputs go there too."""
+def async_bucket(sagemaker_client: SageMakerClient | None, endpoint_name: str) -> str:
+    """The bucket of the endpoint's AsyncInferenceConfig output path; inputs go there too.
+
+    `sagemaker_client` is the endpoint's own, which `from_settings` always makes.
+    """
+    if sagemaker_client is None:
+        raise TypeError(f"finding the async bucket of {endpoint_name!r} needs a SageMaker client")
     try:
         endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
         config = sagemaker_client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
@@ -132,11 +138,11 @@ def async_bucket(sagemaker_client: Any, endpoint_name: str) -> str:
     return str(output_path).removeprefix("s3://").split("/", 1)[0]
 
 
-def _s3_object(s3_client: Any, uri: str) -> bytes | None:
+def _s3_object(s3_client: S3Client, uri: str) -> bytes | None:
     """The object's bytes; None while it does not exist yet."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     try:
-        body: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         if error_code(exc) in _MISSING_OBJECT_CODES:
             return None

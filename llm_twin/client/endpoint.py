@@ -21,15 +21,16 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from llm_twin.client.async_ import ASYNC_TIMEOUT, AsyncInvocation, AsyncInvocations, async_bucket
+from llm_twin.client.aws_api import RuntimeClient, SageMakerClient
 from llm_twin.client.errors import THROTTLING_CODES, error_code, invocation_error, throttling_error
 from llm_twin.client.results import ChatResult, GenerationResult, chat_result, generation_result, with_details
 from llm_twin.client.stream.chat import ChatDelta, parse_chat_stream
@@ -59,6 +60,8 @@ DEFAULT_READ_TIMEOUT = 60.0
 """Seconds without a byte before a stream is given up; far above a token's gap on a GPU."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 THROTTLE_BACKOFF = 1.0
+
+Answer = TypeVar("Answer")
 
 
 def runtime_config(
@@ -99,9 +102,9 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
     def __init__(
         self,
         endpoint_name: str,
-        runtime_client: Any,
+        runtime_client: RuntimeClient,
         *,
-        sagemaker_client: Any | None = None,
+        sagemaker_client: SageMakerClient | None = None,
         default_payload: Mapping[str, Any] | None = None,
         inference_component_name: str | None = None,
         throttle_backoff: float = THROTTLE_BACKOFF,
@@ -225,8 +228,8 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
 
     # -- transport --------------------------------------------------------------------------------
 
-    def _arguments(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        arguments: dict[str, Any] = {
+    def _arguments(self, payload: Mapping[str, Any]) -> dict[str, str]:
+        arguments = {
             "EndpointName": self.endpoint_name,
             "Body": json.dumps(payload),
             "ContentType": "application/json",
@@ -235,13 +238,11 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
             arguments["InferenceComponentName"] = self.inference_component_name
         return arguments
 
-    def _call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """One call, retried once on throttling (nothing has been received yet then)."""
-        method = getattr(self.client, operation)
+    def _call(self, method: Callable[..., Answer], payload: Mapping[str, Any]) -> Answer:
+        """One call of the runtime client's `method`, retried once on throttling (nothing has been received yet then)."""
         for attempt in (1, 2):
             try:
-                response: dict[str, Any] = method(**self._arguments(payload))
-                return response
+                return method(**self._arguments(payload))
             except ClientError as exc:
                 if error_code(exc) in THROTTLING_CODES:
                     if attempt == 1:
@@ -258,13 +259,13 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
         raise AssertionError("unreachable")
 
     def _invoke(self, payload: Mapping[str, Any]) -> bytes:
-        response = self._call("invoke_endpoint", payload)
+        response = self._call(self.client.invoke_endpoint, payload)
         try:
-            body: bytes = response["Body"].read()
+            body = response["Body"].read()
         except ReadTimeoutError as exc:
             raise StreamTimeoutError(f"endpoint {self.endpoint_name!r} went silent: {exc}") from exc
         return body
 
     def _stream_parts(self, payload: Mapping[str, Any]) -> Generator[bytes]:
-        response = self._call("invoke_endpoint_with_response_stream", payload)
+        response = self._call(self.client.invoke_endpoint_with_response_stream, payload)
         return guarded_parts(response["Body"], self.endpoint_name)

@@ -20,10 +20,10 @@ Without a control-plane client a ValidationError stays the generic AwsError.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from llm_twin.client.aws_api import SageMakerClient
 from llm_twin.errors import (
     AwsError,
     EndpointFailedError,
@@ -57,7 +57,7 @@ def _message(exc: ClientError) -> str:
 
 
 def invocation_error(
-    exc: ClientError, endpoint_name: str, sagemaker_client: Any | None = None
+    exc: ClientError, endpoint_name: str, sagemaker_client: SageMakerClient | None = None
 ) -> LlmTwinError:
     """An Invoke* call's ClientError as our error (one branch per code, each tested)."""
     code = error_code(exc)
@@ -93,7 +93,9 @@ def _generic(exc: ClientError, endpoint_name: str) -> AwsError:
     return AwsError(f"invoking endpoint {endpoint_name!r} failed ({error_code(exc)}): {_message(exc)}")
 
 
-def _by_endpoint_status(exc: ClientError, endpoint_name: str, sagemaker_client: Any) -> LlmTwinError:
+def _by_endpoint_status(
+    exc: ClientError, endpoint_name: str, sagemaker_client: SageMakerClient
+) -> LlmTwinError:
     """Tell an invocation's ValidationError apart by what DescribeEndpoint says of the endpoint."""
     message = _message(exc)
     try:

@@ -8,20 +8,20 @@ urllib3's failures become our errors, and the HTTP body is closed however readin
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Generator, Iterable, Iterator
 
 from botocore.eventstream import EventStream
 from botocore.exceptions import BotoCoreError, ConnectionClosedError, ReadTimeoutError
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
+from llm_twin.client.aws_api import ResponseStreamEvent
 from llm_twin.errors import InferenceError, ModelStreamError, StreamTimeoutError
 
 __all__ = ["guarded_parts", "payload_parts"]
 
 
-def payload_parts(event_stream: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+def payload_parts(event_stream: Iterable[ResponseStreamEvent]) -> Iterator[bytes]:
     """Yield the bytes of each `PayloadPart` of a SageMaker response stream (`response["Body"]`).
 
     `ModelStreamError` and `InternalStreamFailure` raise `ModelStreamError`, whether they
