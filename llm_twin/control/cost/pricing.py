@@ -9,7 +9,7 @@ table and says so. It never blocks an apply for long.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,13 +41,15 @@ def hourly_price(price_list: list[str]) -> float | None:
     return None
 
 
-def live_hosting_price(clients_for: Any, region: str, instance_type: str) -> float | None:
+def live_hosting_price(
+    clients_for: Callable[[str], AwsClients], region: str, instance_type: str
+) -> float | None:
     """Ask each Pricing API region in turn; None when none answers quickly with a price.
 
     `clients_for(pricing_region)` returns an `AwsClients` for that region.
     """
     for pricing_region in PRICING_REGIONS:
-        clients: AwsClients = clients_for(pricing_region)
+        clients = clients_for(pricing_region)
         try:
             response = clients.session.client(
                 "pricing", region_name=pricing_region, config=QUICK

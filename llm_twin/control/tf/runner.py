@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_twin.control.tf.events import parse_diagnostic
 from llm_twin.control.tf.failures import terraform_error
@@ -34,6 +34,8 @@ from llm_twin.control.tf.messages import ChangeSummary, Diagnostic, OutputsEvent
 from llm_twin.control.tf.process import EventCallback, Run, StdoutReader, drain, sigint_ignored
 from llm_twin.control.tf.results import ApplyResult, OutputValue, PlanResult, ValidateResult
 from llm_twin.errors import TerraformError
+
+Event = TypeVar("Event", bound=ProgressEvent)
 
 __all__ = [
     "ApplyResult",
@@ -366,8 +368,8 @@ def _path(value: Path | str | None) -> Path | None:
     return Path(value) if value is not None else None
 
 
-def _last(events: Iterable[ProgressEvent], kind: type) -> Any:
-    found = None
+def _last(events: Iterable[ProgressEvent], kind: type[Event]) -> Event | None:
+    found: Event | None = None
     for event in events:
         if isinstance(event, kind):
             found = event
