@@ -25,16 +25,17 @@ from llm_twin.errors import SettingsError
 ACCOUNT_PLACEHOLDER = "123456789012"
 
 
-def _default(path: str) -> Any:
+def _default(path: str) -> object:
     """The dataclass default of a "group.field" path."""
-    value: Any = Settings()
+    value: object = Settings()
     for part in path.split("."):
         value = getattr(value, part)
     return value
 
 
-def build_settings(values: Mapping[str, Any], base: Settings | None = None) -> Settings:
+def build_settings(values: Mapping[str, object], base: Settings | None = None) -> Settings:
     """`base` (the defaults when None) with {"group.field": value} put in, unchecked."""
+    # Untyped on purpose: dataclasses.replace checks each keyword against its field's type.
     top: dict[str, Any] = {}
     groups: dict[str, dict[str, Any]] = {}
     for path, value in values.items():
@@ -111,7 +112,7 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     merged.update({k: v for k, v in environ.items() if k in SPEC})
 
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for env_name, (path, parse) in SPEC.items():
         raw = merged.get(env_name)
         if raw is None or (raw.strip() == "" and not isinstance(_default(path), bool | type(None))):
