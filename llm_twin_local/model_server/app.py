@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -68,11 +68,14 @@ class ServerInfo:
     messages_api_enabled: bool = False
 
 
+Parsed = TypeVar("Parsed")
+
+
 def _error(message: str, error_type: str, status: int) -> JSONResponse:
     return JSONResponse(wire.error_json(message, error_type), status_code=status)
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_json(request: Request) -> object:
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -85,7 +88,7 @@ async def _read_json(request: Request) -> Any:
     return body
 
 
-def _shape(parse: Callable[[], Any]) -> Any:
+def _shape(parse: Callable[[], Parsed]) -> Parsed:
     try:
         return parse()
     except ParameterError as err:
@@ -204,7 +207,7 @@ class ModelServerApp:
         body = await _read_json(request)
         return await self._compat(request, body)
 
-    async def _compat(self, request: Request, body: Any) -> Response:
+    async def _compat(self, request: Request, body: object) -> Response:
         parsed = _shape(lambda: parse_generate_request(body))
         if parsed.stream:
             return self._stream_generate(parsed)
@@ -221,7 +224,7 @@ class ModelServerApp:
         body = await _read_json(request)
         return await self._chat(request, body)
 
-    async def _chat(self, request: Request, body: Any) -> Response:
+    async def _chat(self, request: Request, body: object) -> Response:
         if not isinstance(body, dict):
             raise ShapeError("Failed to deserialize the JSON body into the target type: expected an object")
         messages = _shape(lambda: chat_messages(body))

@@ -10,9 +10,12 @@ so an entry cannot be added without its proof. Anything else is refused at load 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,14 @@ def _supported_names() -> str:
     return ", ".join(sorted(SUPPORTED_ARCHITECTURES))
 
 
-def _rope_types(config: Any) -> set[str]:
+def _rope_types(config: PretrainedConfig) -> set[str]:
     params = getattr(config, "rope_parameters", None) or {}
     # Per-layer-type RoPE (Gemma3) nests one parameter dict per layer type.
     nested = [p for p in params.values() if isinstance(p, dict)]
     return {str(p.get("rope_type", "default")) for p in (nested or [params])}
 
 
-def check_architecture(config: Any) -> Architecture:
+def check_architecture(config: PretrainedConfig) -> Architecture:
     """The entry for `config` (a transformers config), or a `SettingsError` saying why not."""
     model_type = getattr(config, "model_type", None)
     declared = list(getattr(config, "architectures", None) or [])

@@ -9,8 +9,9 @@ wording, which the app turns into its 422 (or an SSE error event).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import overload
 
 from llm_twin.protocol.tgi import (
     CHAT_TOP_P,
@@ -115,7 +116,15 @@ class ValidRequest:
         return len(self.input_ids)
 
 
-def _number(params: dict[str, Any], name: str, kind: type) -> Any:
+@overload
+def _number(params: Mapping[str, object], name: str, kind: type[int]) -> int | None: ...
+
+
+@overload
+def _number(params: Mapping[str, object], name: str, kind: type[float]) -> float | None: ...
+
+
+def _number(params: Mapping[str, object], name: str, kind: type[int] | type[float]) -> int | float | None:
     value = params.get(name)
     if value is None:
         return None
@@ -128,7 +137,7 @@ def _number(params: dict[str, Any], name: str, kind: type) -> Any:
     return float(value)
 
 
-def _flag(params: dict[str, Any], name: str, default: bool | None) -> bool | None:
+def _flag(params: Mapping[str, object], name: str, default: bool | None) -> bool | None:
     value = params.get(name)
     if value is None:
         return default
@@ -137,7 +146,7 @@ def _flag(params: dict[str, Any], name: str, default: bool | None) -> bool | Non
     return value
 
 
-def parse_parameters(params: Any) -> GenerateParameters:
+def parse_parameters(params: object) -> GenerateParameters:
     """Read TGI's `parameters` object, checking types only (`check_parameters` checks ranges).
 
     The split follows TGI: a body that does not deserialize is an HTTP 422 on every
@@ -175,7 +184,7 @@ def parse_parameters(params: Any) -> GenerateParameters:
     )
 
 
-def parse_generate_request(body: Any) -> GenerateRequest:
+def parse_generate_request(body: object) -> GenerateRequest:
     """`{"inputs": str, "parameters": {...}, "stream": bool}` (TGI's CompatGenerateRequest)."""
     if not isinstance(body, dict):
         raise ParameterError("the request body must be a JSON object")
@@ -190,7 +199,7 @@ def parse_generate_request(body: Any) -> GenerateRequest:
     return GenerateRequest(inputs=inputs, parameters=parse_parameters(body.get("parameters")), stream=stream)
 
 
-def _message_text(content: Any) -> str:
+def _message_text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -205,7 +214,7 @@ def _message_text(content: Any) -> str:
     raise ParameterError("message `content` must be a string or a list of chunks")
 
 
-def chat_messages(body: dict[str, Any]) -> list[dict[str, str]]:
+def chat_messages(body: Mapping[str, object]) -> list[dict[str, str]]:
     """The `messages` of a chat request, with content flattened to text."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -218,7 +227,7 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, str]]:
     return flat
 
 
-def parse_chat_parameters(body: dict[str, Any]) -> GenerateParameters:
+def parse_chat_parameters(body: Mapping[str, object]) -> GenerateParameters:
     """Map the OpenAI-style fields onto TGI parameters, as TGI's chat route does.
 
     Temperature 0 means greedy; otherwise the chat route samples.
@@ -229,7 +238,7 @@ def parse_chat_parameters(body: dict[str, Any]) -> GenerateParameters:
     else:
         do_sample = True
     stop = body.get("stop")
-    params: dict[str, Any] = {
+    params: dict[str, object] = {
         "temperature": temperature,
         "top_p": body.get("top_p"),
         "seed": body.get("seed"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import numpy as np
 
@@ -23,9 +22,9 @@ def f32(value: float | None) -> float | None:
     return float(str(np.float32(value)))
 
 
-def dumps(payload: Any) -> str:
+def dumps(payload: object) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def event(payload: Any) -> bytes:
+def event(payload: object) -> bytes:
     return f"data:{dumps(payload)}\n\n".encode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, TypedDict
 
 from .engine import Finished, PrefillToken, Token
 from .params import FinishReason
@@ -16,15 +16,108 @@ CHAT_FINISH_REASONS: dict[FinishReason, str] = {
 }
 
 
-def token_json(token: Token) -> dict[str, Any]:
+class TokenJson(TypedDict):
+    id: int
+    text: str
+    logprob: float | None
+    special: bool
+
+
+class PrefillJson(TypedDict):
+    id: int
+    text: str
+    logprob: float | None
+
+
+class DetailsJson(TypedDict):
+    finish_reason: FinishReason
+    generated_tokens: int
+    seed: int | None
+    prefill: list[PrefillJson]
+    tokens: list[TokenJson]
+
+
+class GenerateJson(TypedDict):
+    generated_text: str
+    details: DetailsJson | None
+
+
+class StreamDetailsJson(TypedDict):
+    finish_reason: FinishReason
+    generated_tokens: int
+    seed: int | None
+    input_length: int
+
+
+class StreamJson(TypedDict):
+    index: int
+    token: TokenJson
+    generated_text: str | None
+    details: StreamDetailsJson | None
+
+
+class TopLogprobJson(TypedDict):
+    token: str
+    logprob: float | None
+
+
+class LogprobJson(TypedDict):
+    token: str
+    logprob: float | None
+    top_logprobs: list[TopLogprobJson]
+    """Always empty: the stand-in reports no alternatives."""
+
+
+class LogprobsJson(TypedDict):
+    content: list[LogprobJson]
+
+
+class UsageJson(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class MessageJson(TypedDict):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChoiceJson(TypedDict):
+    index: int
+    message: MessageJson
+    logprobs: LogprobsJson | None
+    finish_reason: str
+
+
+class ChunkChoiceJson(TypedDict):
+    index: int
+    delta: MessageJson
+    logprobs: LogprobsJson | None
+    finish_reason: str | None
+
+
+class ChatJson(TypedDict):
+    """The Messages API's envelope (`chat.completion` or `chat.completion.chunk`)."""
+
+    object: str
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChoiceJson | ChunkChoiceJson]
+    usage: UsageJson | None
+
+
+def token_json(token: Token) -> TokenJson:
     return {"id": token.id, "text": token.text, "logprob": f32(token.logprob), "special": token.special}
 
 
-def prefill_json(token: PrefillToken) -> dict[str, Any]:
+def prefill_json(token: PrefillToken) -> PrefillJson:
     return {"id": token.id, "text": token.text, "logprob": f32(token.logprob)}
 
 
-def details_json(done: Finished) -> dict[str, Any]:
+def details_json(done: Finished) -> DetailsJson:
     return {
         "finish_reason": done.finish_reason,
         "generated_tokens": done.generated_tokens,
@@ -34,7 +127,7 @@ def details_json(done: Finished) -> dict[str, Any]:
     }
 
 
-def generate_json(done: Finished, *, prompt: str | None, details: bool) -> dict[str, Any]:
+def generate_json(done: Finished, *, prompt: str | None, details: bool) -> GenerateJson:
     """`GenerateResponse`: `prompt` is prepended when `return_full_text`."""
     text = (prompt or "") + done.generated_text
     return {"generated_text": text, "details": details_json(done) if details else None}
@@ -42,9 +135,9 @@ def generate_json(done: Finished, *, prompt: str | None, details: bool) -> dict[
 
 def stream_json(
     index: int, token: Token, done: Finished | None, *, prompt: str | None, details: bool
-) -> dict[str, Any]:
+) -> StreamJson:
     """`StreamResponse`: the last one carries `generated_text` (and `details` if asked)."""
-    stream_details = None
+    stream_details: StreamDetailsJson | None = None
     if done is not None and details:
         stream_details = {
             "finish_reason": done.finish_reason,
@@ -64,11 +157,11 @@ def error_json(message: str, error_type: str) -> dict[str, str]:
     return {"error": message, "error_type": error_type}
 
 
-def _logprobs(tokens: list[Token]) -> dict[str, Any]:
+def _logprobs(tokens: list[Token]) -> LogprobsJson:
     return {"content": [{"token": t.text, "logprob": f32(t.logprob), "top_logprobs": []} for t in tokens]}
 
 
-def _usage(done: Finished) -> dict[str, int]:
+def _usage(done: Finished) -> UsageJson:
     return {
         "prompt_tokens": done.input_length,
         "completion_tokens": done.generated_tokens,
@@ -78,13 +171,13 @@ def _usage(done: Finished) -> dict[str, int]:
 
 def _chat_json(
     kind: str,
-    choice: dict[str, Any],
-    usage: dict[str, int] | None,
+    choice: ChoiceJson | ChunkChoiceJson,
+    usage: UsageJson | None,
     *,
     model: str,
     fingerprint: str,
     created: int,
-) -> dict[str, Any]:
+) -> ChatJson:
     """The Messages API's envelope around one choice; `kind` is its `object`."""
     return {
         "object": kind,
@@ -99,8 +192,8 @@ def _chat_json(
 
 def chat_completion_json(
     done: Finished, *, model: str, fingerprint: str, created: int, logprobs: bool
-) -> dict[str, Any]:
-    choice = {
+) -> ChatJson:
+    choice: ChoiceJson = {
         "index": 0,
         "message": {"role": "assistant", "content": done.generated_text},
         "logprobs": _logprobs(done.tokens) if logprobs else None,
@@ -120,8 +213,8 @@ def chat_chunk_json(
     created: int,
     logprobs: bool,
     include_usage: bool,
-) -> dict[str, Any]:
-    choice = {
+) -> ChatJson:
+    choice: ChunkChoiceJson = {
         "index": 0,
         "delta": {"role": "assistant", "content": "" if token.special else token.text},
         "logprobs": _logprobs([token]) if logprobs else None,
