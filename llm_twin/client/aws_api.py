@@ -1,6 +1,6 @@
 """The boto3 calls the client makes, as Protocols, and the answer fields it reads, as TypedDicts.
 
-boto3 builds its clients at run time and ships no types, so a client is `Any` to mypy.
+boto3 builds its clients at run time and ships no types, so mypy knows nothing of a client.
 These name what this package calls (sagemaker-runtime's Invoke*, SageMaker's Describe*,
 S3's PutObject and GetObject) in botocore's parsed shapes, the fields it reads and no more.
 A real boto3 client fits them, and so does a test's stand-in.

@@ -9,8 +9,6 @@ checks name the first one instead, so the caller can refuse the request as bad i
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["first_surrogate", "invalid_byte", "json_text_problem"]
 
 
@@ -39,10 +37,10 @@ def _problem(where: str, text: str) -> str | None:
     )
 
 
-def json_text_problem(value: Any, where: str = "the body") -> str | None:
+def json_text_problem(value: object, where: str = "the body") -> str | None:
     """One line naming the first string (or key) of a decoded JSON value that is not valid Unicode."""
     # A stack, not recursion: JSON nested as deep as json.loads allows must not overflow here.
-    pending = [(where, value)]
+    pending: list[tuple[str, object]] = [(where, value)]
     while pending:
         path, item = pending.pop()
         if isinstance(item, str):

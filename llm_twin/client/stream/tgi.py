@@ -137,19 +137,19 @@ def _stream_details(raw: dict[str, Any]) -> StreamDetails:
     )
 
 
-def _json_int(value: Any) -> int:
+def _json_int(value: object) -> int:
     if type(value) is not int:
         raise TypeError(f"expected an integer, got {value!r}")
     return value
 
 
-def _json_str(value: Any) -> str:
+def _json_str(value: object) -> str:
     if type(value) is not str:
         raise TypeError(f"expected a string, got {value!r}")
     return value
 
 
-def _json_bool(value: Any) -> bool:
+def _json_bool(value: object) -> bool:
     if type(value) is not bool:
         raise TypeError(f"expected true or false, got {value!r}")
     return value
