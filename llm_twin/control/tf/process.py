@@ -43,6 +43,7 @@ class StdoutReader:
     def read_all(self) -> None:
         if self._pipe is None or self._pipe.closed:
             return
+        # Popen's pipes are BufferedReaders (read1 returns what is there); typeshed says IO[bytes].
         while chunk := self._pipe.read1(READ_SIZE):  # type: ignore[attr-defined]
             self._chunks.append(chunk)
             if self._parse:
@@ -84,5 +85,6 @@ def drain(pipe: IO[bytes] | None, sink: Callable[[bytes], None]) -> None:
     """Read a pipe to its end on a thread, so a chatty stderr never blocks the child."""
     if pipe is None:
         return
+    # Popen's pipes are BufferedReaders (read1 returns what is there); typeshed says IO[bytes].
     while chunk := pipe.read1(READ_SIZE):  # type: ignore[attr-defined]
         sink(chunk)

@@ -162,8 +162,8 @@ class LocalRuntime:
             self.servers.clear()
         for server in running:
             server.stopping = True
-            if server.alive():
-                server.process.terminate()  # type: ignore[union-attr]
+            if server.process is not None and server.alive():
+                server.process.terminate()
         for server in running:
             server.stop()
 
