@@ -84,6 +84,7 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	terraform fmt -check -recursive terraform
 	$(BIN)/ruff check llm_twin llm_twin_local tests bench
 	$(BIN)/ruff format --check llm_twin llm_twin_local tests bench
+	$(BIN)/mypy
 	$(BIN)/llm-twin validate
 	$(CHECKOV) --config-file .checkov.yaml
 
