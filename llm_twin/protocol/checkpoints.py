@@ -63,6 +63,10 @@ class Checkpoint:
         return self.content_hash[:VERSION_HASH_LENGTH]
 
 
+MANIFEST = "llm-twin-manifest.json"
+"""The manifest's key under a model's prefix: `model push` writes it last, so a prefix without it is incomplete."""
+
+
 class ManifestFile(TypedDict, total=False):
     """One stored file in a model manifest."""
 

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from llm_twin.control.aws import AwsClients
 from llm_twin.control.models.transfer import CHECKSUM_METADATA, DEFAULT_TRANSFER, OnBytes, upload_files
 from llm_twin.errors import ModelConflictError, ModelStoreError
-from llm_twin.protocol.checkpoints import Checkpoint, CheckpointFile, Manifest, model_prefix
+from llm_twin.protocol.checkpoints import MANIFEST, Checkpoint, CheckpointFile, Manifest, model_prefix
 
 __all__ = [
     "CHECKSUM_METADATA",
@@ -36,7 +36,6 @@ __all__ = [
     "open_store",
 ]
 
-MANIFEST = "llm-twin-manifest.json"
 MODELS_ROOT = "models/"
 COPY_OBJECT_LIMIT = 5 * 1024**3
 """CopyObject's largest source; Hugging Face's own shards stay under it (5 GB)."""

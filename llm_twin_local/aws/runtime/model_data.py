@@ -23,15 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_twin.protocol.checkpoints import Manifest
+from llm_twin.protocol.checkpoints import MANIFEST, Manifest
 
 if TYPE_CHECKING:
     from moto.s3.models import FakeKey
 
 log = logging.getLogger(__name__)
 
-MODEL_MANIFEST = "llm-twin-manifest.json"
-"""Written last by `llm-twin model push`; when present, downloads are checked against it."""
 MAX_NAME_BYTES = 255
 
 
@@ -134,7 +132,7 @@ def download(uri: str, objects: list[PrefixObject], cache_dir: Path) -> Path:
     partial.mkdir(parents=True)
     try:
         checksums = _write(objects, partial)
-        manifest = next((o.stored for o in objects if o.relative == MODEL_MANIFEST), None)
+        manifest = next((o.stored for o in objects if o.relative == MANIFEST), None)
         if manifest is not None:
             listed: Manifest = json.loads(manifest.value)
             for entry in listed.get("files", []):
@@ -152,7 +150,7 @@ def _write(objects: list[PrefixObject], root: Path) -> dict[str, str]:
     """Write every object but the manifest below `root`; relative path -> SHA-256."""
     checksums = {}
     for item in objects:
-        if item.relative == MODEL_MANIFEST:
+        if item.relative == MANIFEST:
             continue
         destination = inside(root, item.relative)
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from llm_twin_local.model_server.convert import convert_checkpoint, safetensors_name
 from llm_twin.errors import CheckpointError
+from llm_twin_local.model_server.convert import convert_checkpoint, safetensors_name
 
 
 def _pickle_checkpoint(root: Path, shards: int = 1) -> dict[str, torch.Tensor]:
