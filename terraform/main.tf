@@ -45,6 +45,7 @@ module "sagemaker_endpoint" {
   image_uri          = var.endpoint.image_uri
   tgi_image_tag      = var.endpoint.tgi_image_tag
   hf_model_id        = var.endpoint.hf_model_id
+  hf_model_revision  = var.endpoint.hf_model_revision
   hf_token           = var.hf_token
   model_data_s3_uri  = var.endpoint.model_data_s3_uri
   instance_type      = var.endpoint.instance_type

@@ -66,6 +66,7 @@ variable "endpoint" {
     image_uri                                         = optional(string)
     tgi_image_tag                                     = optional(string)
     hf_model_id                                       = string
+    hf_model_revision                                 = optional(string)
     model_data_s3_uri                                 = optional(string)
     num_gpus                                          = number
     max_input_tokens                                  = number

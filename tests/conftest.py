@@ -36,6 +36,8 @@ def stack_environ(state_dir: Path, port: int, **overrides: str) -> dict[str, str
         "TF_PLUGIN_CACHE_DIR": str(PLUGIN_CACHE),
         "TF_PLUGIN_DIR": os.environ.get("TF_PLUGIN_DIR", ""),
         "TF_CLI": os.environ.get("TF_CLI", "terraform"),
+        # The suite asks for the stand-in: a Hub id is never downloaded (tests/system/test_hub_model.py does).
+        "LOCAL_MODEL": "stand-in",
     }
     env.update(overrides)
     return env

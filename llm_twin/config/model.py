@@ -72,6 +72,8 @@ class ModelSettings:
     messages_api_enabled: bool = False
     data_s3_uri: str = ""
     """s3://bucket/prefix/ of uncompressed safetensors weights, or empty."""
+    revision: str = ""
+    """HF_MODEL_REVISION: the Hub branch, tag or 40-hex commit both targets serve; empty is main."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +185,33 @@ class CostSettings:
     """auto: AWS's Pricing API when it answers quickly, else the table; table: never ask."""
 
 
+DEFAULT_LOCAL_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+"""What the local target serves in place of a Hub HF_MODEL_ID unless told otherwise: a Llama
+of a few hundred MB, so the first local apply downloads that much and not the 16 GB twin."""
+LocalModelChoice = Literal["auto", "model", "stand-in"]
+LocalDtype = Literal["auto", "bfloat16", "float32"]
+
+
 @dataclass(frozen=True)
 class LocalSettings:
-    """The embedded local AWS on loopback."""
+    """The embedded local AWS on loopback, and the model its endpoint serves."""
 
     port: int = 4566
     """LocalStack's edge port, so its tools work."""
     enforce_iam: bool = False
     """Enforce IAM policies, so the deployer's narrowness is real."""
+    model_id: str | None = None
+    """LOCAL_MODEL_ID as given: None (unset) is DEFAULT_LOCAL_MODEL_ID, "" serves HF_MODEL_ID itself."""
+    model: LocalModelChoice = "auto"
+    """LOCAL_MODEL: auto (the model; the stand-in when the Hub cannot be reached), model (Failed
+    instead of the stand-in), stand-in (a Hub model is never downloaded)."""
+    dtype: LocalDtype = "auto"
+    """LOCAL_DTYPE: the weights' dtype in memory; auto is the checkpoint's own, as TGI does."""
+
+    @property
+    def served_model_id(self) -> str:
+        """LOCAL_MODEL_ID with its default filled in; "" means HF_MODEL_ID."""
+        return DEFAULT_LOCAL_MODEL_ID if self.model_id is None else self.model_id
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 ENDPOINT_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 ROLLOUT_MODES = ("none", "all_at_once", "canary", "linear")
+LOCAL_MODEL_CHOICES = ("auto", "model", "stand-in")
+LOCAL_DTYPES = ("auto", "bfloat16", "float32")
 # llm-twin's ceilings against typos (a million instances), held equal to terraform/variables.tf by a test.
 MAX_INSTANCES = 100
 MAX_TOKENS = 16_777_216
@@ -70,6 +72,7 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     ),
     "HF_MODEL_ID": ("model.hf_model_id", values.model_id),
     "HF_TOKEN": ("model.hf_token", values.printable_secret),
+    "HF_MODEL_REVISION": ("model.revision", values.revision),
     "TGI_VERSION": (
         "model.tgi_version",
         values.pattern(re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?"), "expected a version like 3.3.6"),
@@ -126,6 +129,9 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "FORCE_DESTROY": ("force_destroy", values.optional_boolean),
     "LOCAL_AWS_PORT": ("local.port", whole(1, 65535)),
     "LOCAL_AWS_ENFORCE_IAM": ("local.enforce_iam", values.boolean),
+    "LOCAL_MODEL_ID": ("local.model_id", values.optional_model_id),
+    "LOCAL_MODEL": ("local.model", values.choice(*LOCAL_MODEL_CHOICES)),
+    "LOCAL_DTYPE": ("local.dtype", values.choice(*LOCAL_DTYPES)),
     "LLM_TWIN_STATE_DIR": ("state.dir", values.path),
     "SAGEMAKER_USER_CREDENTIALS": ("state.credentials_file", values.path),
     "LLM_TWIN_TERRAFORM_DIR": ("tooling.terraform_dir", values.path),

@@ -149,6 +149,33 @@ def model_id(name: str, raw: str) -> str:
     return raw
 
 
+def optional_model_id(name: str, raw: str) -> str:
+    """Empty (kept as "", not the default), or what `model_id` accepts."""
+    return "" if raw.strip() == "" else model_id(name, raw)
+
+
+# A git ref as the Hub takes it in a URL (git check-ref-format, in ASCII): branches, tags, refs/pr/N.
+REVISION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}")
+COMMIT_RE = re.compile(r"[0-9a-f]{40}")
+REVISION_ALLOWED = (
+    "expected a 40-hex commit sha, or a branch or tag name (letters, digits, '.', '_', '-', '/'; "
+    "no '..', '//', '/.', and no '/', '.' or '.lock' at the end), or empty for the default branch"
+)
+
+
+def revision(name: str, raw: str) -> str:
+    """HF_MODEL_REVISION: what both the Hub client and TGI's REVISION accept; empty is main."""
+    if raw == "" or COMMIT_RE.fullmatch(raw):
+        return raw
+    if (
+        not REVISION_RE.fullmatch(raw)
+        or any(bad in raw for bad in ("..", "//", "/."))
+        or raw.endswith(("/", ".", ".lock"))
+    ):
+        raise invalid(name, raw, REVISION_ALLOWED)
+    return raw
+
+
 def region(name: str, raw: str) -> str:
     if raw not in REGIONS:
         raise invalid(

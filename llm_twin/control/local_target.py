@@ -10,6 +10,10 @@ install it.
     ensure_running(settings) -> EmulatorStatus   start it unless it runs (`started_now` says which)
     status(settings)         -> EmulatorStatus   whether it runs, and where
     stop(settings)           -> bool             stop it; False when it was not running
+    container_environment(settings) -> dict      the local-only variables of the endpoint's container
+    serving_model(settings, endpoint) -> ServingModel | None   what the endpoint serves, how far
+                                                 its download has come (the emulator's local route)
+    is_stand_in(image)       -> bool             whether a DeployedImages entry is the stand-in
     convert_checkpoint(source, target) -> ConversionResult   `.bin` weights as safetensors (the
                                                  stand-in's converter; `model push --convert`)
 
@@ -28,6 +32,7 @@ from llm_twin.errors import EmulatorError, SettingsError
 
 if TYPE_CHECKING:
     from llm_twin_local.aws.daemon import EmulatorStatus, LocalAws
+    from llm_twin_local.aws.runtime.progress import ServingModel
     from llm_twin_local.model_server.convert import ConversionResult
 
 __all__ = [
@@ -36,8 +41,12 @@ __all__ = [
     "INSTALL_HINT",
     "ConversionResult",
     "EmulatorStatus",
+    "ServingModel",
+    "container_environment",
     "convert_checkpoint",
     "ensure_running",
+    "is_stand_in",
+    "serving_model",
     "status",
     "stop",
 ]
@@ -66,6 +75,44 @@ def status(settings: Settings) -> EmulatorStatus:
 def stop(settings: Settings) -> bool:
     """Stop the emulator (everything it held is forgotten); False when it was not running."""
     return _emulator(settings).down()
+
+
+def container_environment(settings: Settings) -> dict[str, str]:
+    """LOCAL_MODEL, LOCAL_DTYPE and, when it applies, LOCAL_MODEL_ID, as the local runtime reads them.
+
+    LOCAL_MODEL_ID replaces HF_MODEL_ID only when HF_MODEL_ID is a Hub id and MODEL_DATA_S3_URI
+    is empty: a path or pushed weights are the user's own choice of what to serve already.
+    """
+    try:
+        from llm_twin_local.aws.runtime.choice import container_environment as render
+    except ImportError as exc:
+        raise EmulatorError(f"{INSTALL_HINT} ({exc})") from exc
+    model = settings.model
+    replaces_hub_id = not model.data_s3_uri and not model.hf_model_id.startswith("/")
+    local_id = settings.local.served_model_id if replaces_hub_id else ""
+    return render(local_id, settings.local.model, settings.local.dtype)
+
+
+def serving_model(settings: Settings, endpoint: str) -> ServingModel | None:
+    """What the local endpoint serves and how far its model has come; None when the emulator runs
+    no model for it (or is not running)."""
+    if not status(settings).running:
+        return None
+    from llm_twin_local.aws.runtime.progress import fetch_serving_model
+
+    try:
+        return fetch_serving_model(f"http://127.0.0.1:{settings.local.port}", endpoint)
+    except OSError:
+        return None
+
+
+def is_stand_in(image: str) -> bool:
+    """Whether a variant's ResolvedImage (DescribeEndpoint's DeployedImages) is the stand-in model."""
+    try:
+        from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE
+    except ImportError:
+        return False
+    return image == STAND_IN_IMAGE
 
 
 def _emulator(settings: Settings) -> LocalAws:

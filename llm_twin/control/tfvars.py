@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_twin.config import Settings
+from llm_twin.control import local_target
 from llm_twin.control.images import resolve_tgi_image
 from llm_twin.protocol import gpus
 
@@ -53,6 +54,12 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
         endpoint["quantize"] = settings.model.quantize
     if settings.model.data_s3_uri:
         endpoint["model_data_s3_uri"] = settings.model.data_s3_uri
+    if settings.model.revision:
+        endpoint["hf_model_revision"] = settings.model.revision
+    if settings.target == "local":
+        # What the local runtime serves, in the container's environment so a change rolls the endpoint;
+        # never rendered for AWS, where no runtime of ours reads it.
+        endpoint["extra_environment"] = local_target.container_environment(settings)
     return {
         **bootstrap_vars(settings),
         "execution_role_arn": bootstrap_outputs["execution_role_arn"],

@@ -40,12 +40,15 @@ def build_app(
     from llm_twin_local.aws.runtime import hooks
     from llm_twin_local.aws.runtime.faults import Jitter
     from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
+    from llm_twin_local.aws.runtime.progress import ProgressMiddleware
     from llm_twin_local.aws.runtime.proxy import RuntimeMiddleware
 
     patches.apply_all()
     runtime = runtime or LocalRuntime(state_dir)
     hooks.install(runtime)
-    app = quotas.QuotaAdminMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = ProgressMiddleware(
+        quotas.QuotaAdminMiddleware(DomainDispatcherApplication(create_backend_app)), runtime
+    )
     realtime = RuntimeMiddleware(app, runtime, Jitter.from_environ(os.environ))
     return AsyncInvocations(realtime)
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
 CheckpointSize = Literal["tiny", "bench", "200mb"]
+Vocabulary = Literal["bpe", "words"]
+"""bpe: byte-level BPE with multi-byte tokens (split UTF-8 happens); words: whole English words only."""
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
@@ -45,6 +47,32 @@ What is your name? My name is Twin, and I am a helpful assistant that answers qu
 How do I deploy a model? You package the weights, choose an instance, and create an endpoint.
 Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000 2024 3.14 42,
 and punctuation: ! ? . , ; : ( ) [ ] { } " ' - _ / \\ @ # % & * + =
+"""
+
+
+# The stand-in's words, besides the corpus's: a random model over them prints word salad that reads
+# as English words, never a partial UTF-8 character (U+FFFD).
+_WORDS = """
+about after again air all also always and animal another answer any are around ask away back be
+because been before began begin being below best better between big black blue boat body book both
+boy bring build but call came can car carry cause change children city close cloud cold come could
+country cut dark day did different do does done door down draw dream each early earth eat end
+enough even every example eye face fall family far father feel few field find fire first fly follow
+food for form found four free friend from full game gave get girl give go good great green ground
+group grow had hand hard has have he head hear heart help her here high him his hold home horse
+hot house how idea if important in into is island it its just keep kind king know land large last
+later learn leave left let letter life light like line list listen little live long look love low
+made make man many map mark may me mean men might mind more most mother mountain move much music
+must my name near need never new next night no north not nothing now number of off often old on
+once one only open or order other our out over own page paper part pass people picture place plan
+plant play point poem quiet rain read real red remember rest right river road rock room round run
+said same saw say sea second see seem sentence set she ship short should show side silver simple
+since sing sky sleep slow small snow so some something song soon sound south space speak spring
+stand star start stay still stone stop story street strong study such summer sun sure table take
+talk tell than that the their them then there these they thing think this those thought three
+through time to together told too took tree true try turn two under until up us use very voice
+walk want warm was watch water way we well went were what when where which while white who why
+wide will wind window winter with without word work world would write year yes yet you young your
 """
 
 
@@ -100,6 +128,37 @@ def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     )
 
 
+def build_word_tokenizer() -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over English words and punctuation, each token whole ASCII.
+
+    Byte-level pre-tokenization gives every word after a space its space (`Ġword`), so a
+    sequence decodes to the same text streamed token by token or all at once.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    stripped = (w.strip(".,;:!?()\"'") for w in (_CORPUS + _WORDS).split())
+    words = sorted({w.lower() for w in stripped if w.isascii() and w.isalpha()})
+    punctuation = [".", ",", "?", "!", ";", ":", "Ċ"]  # Ċ: the byte-level newline
+    numbers = [f"Ġ{n}" for n in range(10)]
+    tokens = [*SPECIAL_TOKENS, *punctuation, *numbers, *(f"Ġ{w}" for w in words)]
+    tokenizer = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", BOS_ID)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=2048,
+        clean_up_tokenization_spaces=False,
+    )
+
+
 def create_test_checkpoint(
     path: str | Path,
     *,
@@ -110,12 +169,13 @@ def create_test_checkpoint(
     intermediate_size: int | None = None,
     max_position_embeddings: int = 2048,
     seed: int = 0,
+    vocabulary: Vocabulary = "bpe",
 ) -> Path:
     """Write a random Llama checkpoint (`model.safetensors`, configs, tokenizer) into `path`.
 
-    `vocab_size` is the tokenizer's target size; the built-in corpus runs out of merges
+    `vocab_size` is the BPE tokenizer's target size; the built-in corpus runs out of merges
     at about 950 tokens, and the embedding gets exactly as many rows as the tokenizer
-    has ids, so the model never emits an id that decodes to nothing.
+    has ids, so the model never emits an id that decodes to nothing. `words` ignores it.
     """
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -125,7 +185,7 @@ def create_test_checkpoint(
     heads = heads or max(1, hidden_size // 64)
     if hidden_size % heads:
         raise ValueError(f"hidden_size {hidden_size} is not divisible by heads {heads}")
-    tokenizer = build_tokenizer(vocab_size)
+    tokenizer = build_word_tokenizer() if vocabulary == "words" else build_tokenizer(vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

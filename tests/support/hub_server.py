@@ -90,6 +90,9 @@ class _Fault:
     after: int | None  # bytes of body before the cut; None drops the request unanswered
     times: int
     methods: tuple[str, ...]
+    hold: threading.Event | None = (
+        None  # set: the body hangs after `after` bytes until the event, then is cut
+    )
 
 
 def _git_blob_id(data: bytes) -> str:
@@ -176,6 +179,14 @@ class FakeHub:
         """The next `times` GET bodies of `filename` stop after `after_bytes`; the socket closes."""
         with self._lock:
             self._faults.append(_Fault(filename, after_bytes, times, ("GET",)))
+
+    def stall(self, filename: str, after_bytes: int) -> threading.Event:
+        """The next GET body of `filename` stops after `after_bytes` and hangs until the returned
+        event is set (at most a minute), then the socket closes: a download caught mid-file."""
+        hold = threading.Event()
+        with self._lock:
+            self._faults.append(_Fault(filename, after_bytes, 1, ("GET",), hold))
+        return hold
 
     def drop(self, filename: str, *, times: int = 1, methods: tuple[str, ...] = ("GET",)) -> None:
         """The next `times` requests for `filename` have their connection closed unanswered."""
@@ -323,6 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
             while budget > 0 and (chunk := stream.read(min(1 << 16, budget))):
                 self.wfile.write(chunk)
                 budget -= len(chunk)
+        if cut is not None and cut.hold is not None:
+            self.wfile.flush()
+            cut.hold.wait(60)
         if cut is not None:
             self.close_connection = True  # the client is still owed bytes: it sees a short body
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.utils import utcnow
 
-from llm_twin_local.aws.runtime import reaper, servers
+from llm_twin_local.aws.runtime import hub, memory, reaper, servers
+from llm_twin_local.aws.runtime.choice import choose
 from llm_twin_local.aws.runtime.rollout import Rollout, alarm_state
 from llm_twin_local.aws.runtime.servers import TGI_ENVIRONMENT, ModelServer
 from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE, ModelSources, model_data_uri
@@ -40,6 +41,8 @@ class LocalRuntime:
         self.dir = Path(state_dir) / "emulator" / "endpoints"
         self.sources = ModelSources(Path(state_dir))
         self.servers: dict[str, ModelServer] = {}
+        self.launched: dict[str, ModelServer] = {}
+        """The newest server started for each endpoint name (serving, or still starting)."""
         self._lock = threading.Lock()
         self.registry = reaper.Registry.for_state_dir(Path(state_dir))
 
@@ -58,7 +61,9 @@ class LocalRuntime:
             self.servers[endpoint.arn] = server
 
         def settle() -> None:
-            if servers.await_ready(server, _startup_timeout(variant)):
+            ready = servers.await_ready(server, _startup_timeout(variant))
+            _show_image(endpoint, server, container)  # a Hub model's commit, or the stand-in, is known now
+            if ready:
                 endpoint.endpoint_status = "InService"
                 endpoint.last_modified_time = utcnow()
                 self._watch(endpoint, server)
@@ -171,35 +176,35 @@ class LocalRuntime:
         with self._lock:
             return self.servers.get(endpoint_arn)
 
+    def latest(self, endpoint_name: str) -> ModelServer | None:
+        """The newest server started for `endpoint_name`, for the progress route."""
+        with self._lock:
+            return self.launched.get(endpoint_name)
+
     # -- internals ----------------------------------------------------------------------------
 
     def _launch(
         self, endpoint: FakeEndpoint, variant: Mapping[str, Any], container: Mapping[str, Any]
     ) -> ModelServer:
         environment = dict(container.get("Environment") or {})
-        model_id = environment[TGI_ENVIRONMENT]
-        on_disk = Path(model_id).expanduser()
-        s3_uri = model_data_uri(container)
-        stand_in = s3_uri is None and not on_disk.is_dir()
+        choice = choose(environment, model_data_uri(container))
         self.dir.mkdir(parents=True, exist_ok=True)
         server = ModelServer(
             endpoint_name=endpoint.endpoint_name,
             variant_name=variant["VariantName"],
             model_name=variant["ModelName"],
-            model_dir=None if stand_in or s3_uri else on_disk,
-            stand_in=stand_in,
+            model_dir=Path(choice.model_id).expanduser() if choice.kind == "disk" else None,
+            stand_in=choice.kind == "stand-in",
             log_path=self.dir / f"{endpoint.endpoint_name}-{int(time.time() * 1000)}.log",
-            model_data_uri=s3_uri,
+            model_data_uri=choice.s3_uri,
             account_id=endpoint.arn.split(":")[4],
+            choice=choice,
+            stand_in_reason=choice.stand_in_reason,
         )
-        if stand_in:
-            log.warning(
-                "endpoint %s: HF_MODEL_ID %r is not a local directory; serving the tiny stand-in test "
-                "model from %s instead",
-                endpoint.endpoint_name,
-                model_id,
-                self.sources.stand_in_dir,
-            )
+        if server.stand_in:
+            self._say_stand_in(server)
+        with self._lock:
+            self.launched[endpoint.endpoint_name] = server
         threading.Thread(
             target=self._start,
             args=(server, environment),
@@ -208,24 +213,67 @@ class LocalRuntime:
         ).start()
         return server
 
+    def _say_stand_in(self, server: ModelServer) -> None:
+        log.warning(
+            "endpoint %s: serving the tiny stand-in test model from %s instead of %s (%s)",
+            server.endpoint_name,
+            self.sources.stand_in_dir,
+            server.choice.model_id if server.choice is not None else "?",
+            server.stand_in_reason,
+        )
+
     def _start(self, server: ModelServer, environment: dict[str, str]) -> None:
         """Ready the server's model directory, then its process; a failure is the server's `failure`."""
         try:
+            if server.choice is not None and server.choice.kind == "missing":
+                raise OSError(
+                    f"{server.choice.setting}={server.choice.model_id} is not a directory on this machine: "
+                    "name a checkpoint directory or a Hub repo id"
+                )
+            if server.choice is not None and server.choice.kind == "hub":
+                server.model_dir = self._from_hub(server, environment)
             if server.stand_in:
                 server.model_dir = self.sources.stand_in()
             elif server.model_data_uri:
                 server.model_dir = self.sources.fetch(server.account_id, server.model_data_uri)
             if server.model_dir is not None and not server.stand_in:
                 server.model_dir = self.sources.as_safetensors(server.model_dir)
+                _check_memory(server)
             if server.stopping:
                 return
             servers.spawn(server, environment, self.registry)
             if server.stopping:
                 server.stop()
+        except hub.Cancelled:
+            pass
+        except hub.HubFailure as failure:
+            server.failure = str(failure)
         except (OSError, subprocess.SubprocessError) as exc:
-            server.failure = f"the model server could not start: {exc}"
+            server.failure = server.failure or f"the model server could not start: {exc}"
         with server.changed:
             server.changed.notify_all()
+
+    def _from_hub(self, server: ModelServer, environment: dict[str, str]) -> Path | None:
+        """The Hub model's snapshot; None when the stand-in serves because the Hub cannot be reached."""
+        choice = server.choice
+        assert choice is not None
+        model = hub.HubModel.from_environment(
+            choice.model_id, choice.setting, choice.revision, choice.dtype, environment
+        )
+        server.transfer = hub.Transfer()
+
+        def check() -> None:
+            if server.stopping or server.failure:
+                raise hub.Cancelled
+
+        try:
+            return hub.prepare(model, server.transfer, check)
+        except hub.HubFailure as failure:
+            if not (failure.unreachable and choice.mode == "auto"):
+                raise
+            server.stand_in, server.stand_in_reason, server.transfer = True, failure.cause, None
+            self._say_stand_in(server)
+            return None
 
     def _watch(self, endpoint: FakeEndpoint, server: ModelServer) -> None:
         """An exit nobody asked for fails the endpoint, while `server` is still the one serving it."""
@@ -237,6 +285,22 @@ class LocalRuntime:
                 endpoint.last_modified_time = utcnow()
 
         servers.watch(server, fail)
+
+
+def _check_memory(server: ModelServer) -> None:
+    """OSError naming the way out when the weights at the load dtype would not fit in memory."""
+    choice = server.choice
+    dtype = choice.dtype if choice is not None and choice.dtype else "auto"
+    assert server.model_dir is not None
+    fit = memory.directory_fit(server.model_dir, dtype)
+    if fit is None or fit.fits:
+        return
+    if server.model_data_uri:
+        named = f"MODEL_DATA_S3_URI={server.model_data_uri}"
+    else:
+        named = f"{choice.setting}={choice.model_id}" if choice is not None else str(server.model_dir)
+    server.failure = hub.too_big_reason(named, fit)
+    raise OSError(server.failure)
 
 
 def _set_failure(endpoint: FakeEndpoint, reason: str | None) -> None:
@@ -270,7 +334,10 @@ def _tgi_container(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -
 
 def _show_image(endpoint: FakeEndpoint, server: ModelServer, container: Mapping[str, Any]) -> None:
     """Record what actually serves the variant where DescribeEndpoint shows it: DeployedImages."""
-    source = server.model_data_uri or server.model_dir
+    source: object = server.model_data_uri or server.model_dir
+    if server.choice is not None and server.choice.kind == "hub":
+        commit = server.transfer.commit if server.transfer is not None else None
+        source = f"{server.choice.model_id}@{commit or server.choice.revision or 'main'}"
     resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{source}"
     for variant in endpoint.production_variants:
         if variant.get("VariantName") == server.variant_name:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from llm_twin_local.aws.daemon import free_port
 from llm_twin_local.aws.runtime import reaper
+from llm_twin_local.aws.runtime.choice import ModelChoice
+from llm_twin_local.aws.runtime.hub import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,12 @@ class ModelServer:
     model_data_uri: str | None = None
     """The container's ModelDataSource S3 prefix; downloaded from the emulator's S3 before the start."""
     account_id: str = ""
+    choice: ModelChoice | None = None
+    """What the container asked for; None for a server started without a container (tests)."""
+    transfer: Transfer | None = None
+    """The Hub download's bytes, while (and after) it runs."""
+    stand_in_reason: str | None = None
+    """Why the stand-in serves instead of the model asked for."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     ready: bool = False
@@ -79,24 +87,35 @@ def spawn(server: ModelServer, environment: dict[str, str], registry: reaper.Reg
     # Several servers share two cores with the emulator; one thread each is plenty for the tiny model.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.pop("PORT", None)
+    choice = server.choice
+    command = [
+        sys.executable,
+        "-m",
+        reaper.MODEL_SERVER_MODULE,
+        "--model-dir",
+        str(server.model_dir),
+        "--port",
+        str(server.port),
+        "--model-id",
+        choice.model_id if choice is not None else environment[TGI_ENVIRONMENT],
+    ]
+    if choice is not None and choice.dtype is not None and not server.stand_in and _takes_dtype():
+        command += ["--dtype", choice.dtype]
     with open(server.log_path, "ab") as log_file:
         server.process = reaper.spawn(
-            [
-                sys.executable,
-                "-m",
-                reaper.MODEL_SERVER_MODULE,
-                "--model-dir",
-                str(server.model_dir),
-                "--port",
-                str(server.port),
-                "--model-id",
-                environment[TGI_ENVIRONMENT],
-            ],
+            command,
             registry=registry,
             port=server.port,
             stdout=log_file,
             env=env,
         )
+
+
+def _takes_dtype() -> bool:
+    """Whether the model server has --dtype yet (LOCAL_DTYPE is passed once it does)."""
+    from llm_twin_local.model_server.__main__ import main
+
+    return any(param.name == "dtype" for param in main.params)
 
 
 def await_ready(server: ModelServer, timeout: float) -> bool:
@@ -116,10 +135,19 @@ def await_ready(server: ModelServer, timeout: float) -> bool:
                 return True
         with server.changed:
             server.changed.wait(PING_INTERVAL)
-    server.failure = (
-        f"The primary container for production variant {server.variant_name} did not pass the ping "
-        f"health check within {timeout:.0f}s. See {server.log_path}"
-    )
+    transfer = server.transfer
+    if transfer is not None and server.model_dir is None:
+        # On SageMaker TGI downloads inside the container, so the download counts against this timeout too.
+        server.failure = (
+            f"The model download did not finish within the {timeout:.0f}s the variant allows its container "
+            f"to start (HEALTH_CHECK_TIMEOUT): {transfer.done} of {transfer.total} bytes are kept in the "
+            "Hugging Face cache and the next apply resumes; raise HEALTH_CHECK_TIMEOUT for a slow link"
+        )
+    else:
+        server.failure = (
+            f"The primary container for production variant {server.variant_name} did not pass the ping "
+            f"health check within {timeout:.0f}s. See {server.log_path}"
+        )
     server.stop()
     server.stopping = False
     return False

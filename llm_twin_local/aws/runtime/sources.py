@@ -29,7 +29,7 @@ _STAND_IN_SCRIPT = (
     "import sys; from llm_twin_local.model_server.checkpoint import SIZES, create_test_checkpoint; "
     "s = SIZES['tiny']; create_test_checkpoint(sys.argv[1], hidden_size=s.hidden_size, layers=s.layers, "
     "vocab_size=s.vocab_size, heads=s.heads, intermediate_size=s.intermediate_size, "
-    "max_position_embeddings=int(sys.argv[2]))"
+    "max_position_embeddings=int(sys.argv[2]), vocabulary='words')"
 )
 
 

@@ -28,6 +28,7 @@ locals {
       MAX_BATCH_TOTAL_TOKENS   = tostring(var.token_limits.max_batch_total_tokens)
       MAX_BATCH_PREFILL_TOKENS = tostring(var.token_limits.max_batch_prefill_tokens)
     },
+    var.hf_model_revision == null ? {} : { HF_MODEL_REVISION = var.hf_model_revision },
     var.quantize == null ? {} : { HF_MODEL_QUANTIZE = var.quantize },
     var.messages_api_enabled ? { MESSAGES_API_ENABLED = "true" } : {},
   )

@@ -53,6 +53,17 @@ variable "hf_model_id" {
   }
 }
 
+variable "hf_model_revision" {
+  description = "HF_MODEL_REVISION: the Hub branch, tag or 40-hex commit of hf_model_id to serve (TGI's SageMaker entrypoint passes it on as REVISION). null serves the default branch."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.hf_model_revision == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$", var.hf_model_revision))
+    error_message = "hf_model_revision must be null, a 40-hex commit sha, or a branch or tag name of letters, digits, '.', '_', '-' and '/'."
+  }
+}
+
 variable "hf_token" {
   description = "Hugging Face token for gated models (HF_TOKEN). null for public models. Pass it as TF_VAR_hf_token, never in a tfvars file."
   type        = string
@@ -171,8 +182,8 @@ variable "extra_environment" {
   nullable    = false
 
   validation {
-    condition     = length(setintersection(keys(var.extra_environment), ["HF_MODEL_ID", "HF_TOKEN", "SM_NUM_GPUS", "MAX_INPUT_TOKENS", "MAX_TOTAL_TOKENS", "MAX_BATCH_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS", "HF_MODEL_QUANTIZE", "MESSAGES_API_ENABLED"])) == 0
-    error_message = "extra_environment must not set HF_MODEL_ID, HF_TOKEN, SM_NUM_GPUS, MAX_*_TOKENS, HF_MODEL_QUANTIZE or MESSAGES_API_ENABLED: use the dedicated variables."
+    condition     = length(setintersection(keys(var.extra_environment), ["HF_MODEL_ID", "HF_MODEL_REVISION", "HF_TOKEN", "SM_NUM_GPUS", "MAX_INPUT_TOKENS", "MAX_TOTAL_TOKENS", "MAX_BATCH_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS", "HF_MODEL_QUANTIZE", "MESSAGES_API_ENABLED"])) == 0
+    error_message = "extra_environment must not set HF_MODEL_ID, HF_MODEL_REVISION, HF_TOKEN, SM_NUM_GPUS, MAX_*_TOKENS, HF_MODEL_QUANTIZE or MESSAGES_API_ENABLED: use the dedicated variables."
   }
 }
 
