@@ -8,11 +8,12 @@ a command filled in: the line Ctrl-C prints, and what to tidy before an error's 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
@@ -27,6 +28,9 @@ from llm_twin.control.tf.messages import ApplyComplete, ApplyErrored, ChangeSumm
 from llm_twin.control.tf.setup import check_terraform_setup
 from llm_twin.errors import EmulatorError, LlmTwinError
 
+if TYPE_CHECKING:
+    from llm_twin.control.local_target import ServingModel
+
 __all__ = [
     "INTERRUPTED",
     "READ_ONLY_INTERRUPTED",
@@ -36,7 +40,9 @@ __all__ = [
     "inference_identity",
     "interrupts",
     "invocation",
+    "notice",
     "on_error",
+    "ModelLine",
     "print_event",
     "say",
     "settings",
@@ -113,7 +119,7 @@ def deployment(settings: Settings, *, terraform: bool = True) -> Deployment:
     checked first (TF_CLI, the provider mirror), so a missing binary is named before the emulator starts."""
     if terraform:
         check_terraform_setup(settings)
-    return Deployment(settings, on_event=print_event, on_message=say)
+    return Deployment(settings, on_event=print_event, on_message=say, on_model=ModelLine().show)
 
 
 def inference_identity(settings: Settings) -> Credentials:
@@ -128,6 +134,52 @@ def inference_identity(settings: Settings) -> Credentials:
 
 def say(message: str) -> None:
     click.echo(f"» {message}")
+
+
+def notice(message: str | None) -> None:
+    """A one-line remark beside a command's output (on stderr, so piped output stays clean)."""
+    if message:
+        click.echo(f"» {message}", err=True)
+
+
+class ModelLine:
+    """A local endpoint's model as `apply` waits for it: the download in bytes (one line rewritten
+    in place on a terminal, else a line per 10 %), then the load."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stdout.isatty()
+        self._tenths = -1
+        self._open = False
+        self._phase = ""
+
+    def show(self, model: ServingModel) -> None:
+        phase, self._phase = self._phase, model.phase
+        if model.phase == "downloading" and model.bytes_total:
+            tenths = model.bytes_done * 10 // model.bytes_total
+            line = (
+                f"» downloading {model.model_id}@{(model.revision or 'main')[:12]}: "
+                f"{_mb(model.bytes_done)} of {_mb(model.bytes_total)} MB ({model.bytes_done * 100 // model.bytes_total} %)"
+            )
+            if self._tty:
+                click.echo(f"\r{line}", nl=False)
+                self._open = True
+            elif tenths != self._tenths:
+                click.echo(line)
+            self._tenths = tenths
+        elif model.phase != phase and model.phase == "loading":
+            self._end_line()
+            say(f"loading {model.model_id} into the model server")
+        elif model.phase in ("ready", "failed"):
+            self._end_line()
+
+    def _end_line(self) -> None:
+        if self._open:
+            click.echo()
+            self._open = False
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f}"
 
 
 def print_event(event: ProgressEvent) -> None:

@@ -37,6 +37,7 @@ from llm_twin.client.parameters import (
 from llm_twin.client.stream import ChatDelta, TokenEvent
 from llm_twin.config import Settings
 from llm_twin.config.credentials import Credentials
+from llm_twin.control import local_target
 from llm_twin.errors import InferenceError, LlmTwinError
 from llm_twin.protocol.text import first_surrogate, invalid_byte
 
@@ -283,6 +284,7 @@ def infer(
     client = LLMInferenceSagemakerEndpoint.from_settings(
         settings, credentials=credentials, endpoint_name=endpoint, read_timeout=read_timeout
     )
+    context.notice(local_target.stand_in_notice(settings, client.endpoint_name))
     if use_async:
         client.set_payload(prompt, parameters)
         events: Iterable[Event] = [_run_async(client, settings, credentials, as_json, async_timeout)]

@@ -17,7 +17,7 @@ from llm_twin.cli.context import READ_ONLY_INTERRUPTED, TERRAFORM_INTERRUPTED, i
 from llm_twin.cli.cost import confirm_apply_cost
 from llm_twin.cli.options import as_admin_option
 from llm_twin.cli.preflight import preflight_before_apply
-from llm_twin.control import tfvars
+from llm_twin.control import local_target, tfvars
 from llm_twin.control.tf.display import render
 
 __all__ = [
@@ -99,6 +99,8 @@ def apply(ctx: click.Context, as_admin: bool, no_wait: bool, yes: bool, skip_pre
         say(
             f"endpoint {result.endpoint.name} is {result.endpoint.status} (config {result.endpoint.config_name})"
         )
+        images = result.endpoint.resolved_images
+        context.notice(local_target.stand_in_notice(deployment.settings, result.endpoint.name, images))
 
 
 @click.command()
@@ -141,7 +143,8 @@ def output(ctx: click.Context, as_json: bool) -> None:
 @interrupts(READ_ONLY_INTERRUPTED)
 def status(ctx: click.Context) -> None:
     """The endpoint's status, current and previous config, instance counts and alarm states."""
-    report = context.deployment(context.settings(ctx)).status()
+    deployment = context.deployment(context.settings(ctx))
+    report = deployment.status()
     state = report.endpoint
     click.echo(f"endpoint: {state.name}")
     click.echo(f"status:   {state.status}")
@@ -162,6 +165,7 @@ def status(ctx: click.Context) -> None:
         click.echo(f"failure:  {state.failure_reason}")
     for image in state.resolved_images:
         click.echo(f"serving:  {image}")
+    context.notice(local_target.stand_in_notice(deployment.settings, state.name, state.resolved_images))
     for alarm in report.alarms:
         click.echo(f"alarm:    {alarm.name} {alarm.state} ({alarm.metric})".replace(" ()", ""))
 

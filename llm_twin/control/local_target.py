@@ -14,6 +14,7 @@ install it.
     serving_model(settings, endpoint) -> ServingModel | None   what the endpoint serves, how far
                                                  its download has come (the emulator's local route)
     is_stand_in(image)       -> bool             whether a DeployedImages entry is the stand-in
+    stand_in_notice(settings, endpoint, images) -> str | None   the one line saying the stand-in serves
     convert_checkpoint(source, target) -> ConversionResult   `.bin` weights as safetensors (the
                                                  stand-in's converter; `model push --convert`)
 
@@ -46,6 +47,7 @@ __all__ = [
     "convert_checkpoint",
     "ensure_running",
     "is_stand_in",
+    "stand_in_notice",
     "serving_model",
     "status",
     "stop",
@@ -113,6 +115,35 @@ def is_stand_in(image: str) -> bool:
     except ImportError:
         return False
     return image == STAND_IN_IMAGE
+
+
+ASKED = "LOCAL_MODEL=stand-in"
+"""The stand-in's reason when the settings asked for it (the runtime's ModelChoice says the same)."""
+
+
+def stand_in_notice(settings: Settings, endpoint: str, images: tuple[str, ...] | None = None) -> str | None:
+    """One line when the local endpoint serves the stand-in instead of its model; None otherwise.
+
+    `images` are DescribeEndpoint's ResolvedImages when the caller has them (apply, status);
+    without them (infer) the emulator's route says. The route also gives the reason.
+    """
+    if settings.target != "local":
+        return None
+    model = serving_model(settings, endpoint)
+    if images is not None:
+        if not any(is_stand_in(image) for image in images):
+            return None
+    elif model is None or not model.stand_in:
+        return None
+    what = "the stand-in, a tiny random model that prints word salad"
+    if model is None or not model.stand_in:
+        return f"endpoint {endpoint} serves {what}"
+    if model.stand_in_reason == ASKED:
+        return f"endpoint {endpoint} serves {what}, not {model.model_id}: {ASKED} asks for it"
+    return (
+        f"endpoint {endpoint} serves {what}, not {model.model_id}: {model.stand_in_reason}; "
+        "`llm-twin apply` tries the Hub again"
+    )
 
 
 def _emulator(settings: Settings) -> LocalAws:

@@ -52,6 +52,10 @@ MODEL_ID = (
     "no '--' or '..') or an absolute path, without spaces"
 )
 IMAGE = "expected empty or an image reference repo:tag, without spaces"
+REVISION = (
+    "expected a 40-hex commit sha, or a branch or tag name (letters, digits, '.', '_', '-', '/'; "
+    "no '..', '//', '/.', and no '/', '.' or '.lock' at the end), or empty for the default branch"
+)
 INSTANCE = "expected a SageMaker instance type starting with 'ml.', e.g. ml.g5.2xlarge"
 S3_PREFIX = "expected empty or an S3 prefix ending in '/', e.g. s3://bucket/models/twin/v1/"
 CRON = "expected cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 19 ? * MON-FRI *)"
@@ -143,6 +147,10 @@ SETTING_ROWS = [
     bad("HF_MODEL_ID", "owner--x/name", MODEL_ID),
     secret("HF_TOKEN", "hf_abc def", PRINTABLE),
     secret("HF_TOKEN", "hf_abc\ndef", PRINTABLE, "plan"),
+    bad("HF_MODEL_REVISION", "main..dev", REVISION),
+    bad("HF_MODEL_REVISION", "v1 ", REVISION, "plan"),
+    bad("HF_MODEL_REVISION", "refs/pr/1/", REVISION, "plan"),
+    bad("HF_MODEL_REVISION", "v1.lock", REVISION),
     SettingRow(
         "TGI_VERSION",
         "9.9.9",
@@ -320,6 +328,12 @@ SETTING_ROWS = [
     bad("LOCAL_AWS_PORT", "http", whole(1, 65535), "infer", "hi"),
     bad("LOCAL_AWS_ENFORCE_IAM", "maybe", BOOL, "local", "up"),
     bad("LOCAL_AWS_ENFORCE_IAM", "enforce", BOOL),
+    bad("LOCAL_MODEL_ID", "owner/has space", MODEL_ID),
+    bad("LOCAL_MODEL_ID", "../relative/dir", MODEL_ID, "plan"),
+    bad("LOCAL_MODEL", "standin", "allowed: auto, model, stand-in"),
+    bad("LOCAL_MODEL", "none", "allowed: auto, model, stand-in", "plan"),
+    bad("LOCAL_DTYPE", "fp16", "allowed: auto, bfloat16, float32"),
+    bad("LOCAL_DTYPE", "float16", "allowed: auto, bfloat16, float32", "plan"),
     bad("LLM_TWIN_STATE_DIR", "{tmp}/a-file", "{tmp}/a-file is not a directory"),
     bad(
         "LLM_TWIN_STATE_DIR",

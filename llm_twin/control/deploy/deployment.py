@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_twin.config.credentials import Credentials
-from llm_twin.control import identity, tfvars
+from llm_twin.control import identity, local_target, tfvars
 from llm_twin.control.aws import AwsClients, EndpointState
 from llm_twin.control.cost import estimate as cost
 from llm_twin.control.cost.pricing import live_hosting_price
@@ -22,6 +22,7 @@ from llm_twin.control.deploy import recovery, rollouts
 from llm_twin.control.deploy.rollouts import ROLLOUTS_FILE, RolloutRecord
 from llm_twin.control.deploy.stacks import Notify, StackPaths, Stacks, output_values
 from llm_twin.control.deploy.status import EndpointStatus, endpoint_status
+from llm_twin.control.deploy.watch import ModelWatch
 from llm_twin.control.identity import LOCAL_ADMIN, STATE_ONLY
 from llm_twin.control.models.store import ModelStore, open_store
 from llm_twin.control.tf.results import PlanResult
@@ -140,8 +141,37 @@ class Deployment(Stacks):
         replace = recovery.replaces(before, terraform.state_list)
         if before is not None and replace:
             self._say(recovery.announcement(before))
+        elif before is not None and (fallback := self._fell_back_to_stand_in(before)):
+            replace = recovery.replaces_stand_in(terraform.state_list)
+            if replace:
+                self._say(fallback)
         plan = self._plan(terraform, self.main_paths, variables, replace=replace)
         serving_before = before.config_name if before is not None and not replace and plan.changes else None
+        with ModelWatch(self.settings, self._on_model if wait else None):
+            return self._apply_and_wait(terraform, plan, credentials, as_admin, serving_before, wait)
+
+    def _fell_back_to_stand_in(self, before: EndpointState) -> str | None:
+        """The announcement when the local endpoint serves the stand-in only because the Hub was
+        unreachable then: replacing it fetches the model now (Terraform sees nothing to change)."""
+        if self.settings.target != "local" or not any(map(local_target.is_stand_in, before.resolved_images)):
+            return None
+        model = local_target.serving_model(self.settings, before.name)
+        if model is None or model.stand_in_reason in (None, local_target.ASKED):
+            return None
+        return (
+            f"endpoint {before.name} serves the stand-in because {model.stand_in_reason}: "
+            f"replacing it to fetch {model.model_id} again (terraform -replace={recovery.ENDPOINT_ADDRESS})"
+        )
+
+    def _apply_and_wait(
+        self,
+        terraform: Terraform,
+        plan: PlanResult,
+        credentials: Credentials,
+        as_admin: bool,
+        serving_before: str | None,
+        wait: bool,
+    ) -> ApplyResult:
         if plan.changes:
             try:
                 terraform.apply(plan.plan_file or self.main_paths.plan)

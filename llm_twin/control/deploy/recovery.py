@@ -29,6 +29,12 @@ def replaces(before: EndpointState | None, state_list: Callable[[], list[str]]) 
     return [ENDPOINT_ADDRESS]
 
 
+def replaces_stand_in(state_list: Callable[[], list[str]]) -> list[str]:
+    """The endpoint's address when the stack manages it: a local endpoint that fell back to the
+    stand-in (the Hub was unreachable) is replaced so its model is fetched again."""
+    return [ENDPOINT_ADDRESS] if ENDPOINT_ADDRESS in state_list() else []
+
+
 def announcement(before: EndpointState) -> str:
     """The one line `apply` says when it replaces a Failed endpoint."""
     return (

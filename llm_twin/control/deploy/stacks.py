@@ -20,6 +20,7 @@ from llm_twin.config import Settings
 from llm_twin.config.credentials import Credentials
 from llm_twin.control import identity, local_target, tfvars
 from llm_twin.control.aws import AwsClients, Identity
+from llm_twin.control.deploy.watch import OnModel
 from llm_twin.control.state import backend as state_backend
 from llm_twin.control.state.bucket import StateBucketResult, ensure_state_bucket, state_bucket_exists
 from llm_twin.control.tf.failures import rejects_a_variable
@@ -79,10 +80,13 @@ class Stacks:
         *,
         on_event: Callable[[ProgressEvent], None] | None = None,
         on_message: Notify | None = None,
+        on_model: OnModel | None = None,
     ) -> None:
         self.settings = settings
         self._on_event = on_event
         self._say = on_message or (lambda _message: None)
+        self._on_model = on_model
+        """Told what the local endpoint's model is doing while `apply` waits (a download's bytes)."""
         self.bootstrap_paths = StackPaths(settings.target_dir() / "bootstrap")
         self.main_paths = StackPaths(settings.target_dir() / "main")
         self._state_bucket: str | None = None

@@ -63,3 +63,57 @@ def test_rollout_alarms_schedule_and_async_reach_the_variables() -> None:
         "timezone": "Europe/Berlin",
     }
     assert variables["async_inference"] == {"enabled": True, "max_concurrent_invocations_per_instance": 4}
+
+
+# -- the local model: rendered into the container only on TARGET=local --------------------------
+
+LOCAL_VARIABLES = {"LLM_TWIN_LOCAL_MODEL_ID", "LLM_TWIN_LOCAL_MODEL", "LLM_TWIN_LOCAL_DTYPE"}
+
+
+def _endpoint(**environ: str) -> dict:
+    return tfvars.main_vars(load_settings(environ, dotenv_path=None), BOOTSTRAP_OUTPUTS)["endpoint"]
+
+
+def test_the_local_target_serves_the_default_local_model_in_place_of_a_hub_id() -> None:
+    assert _endpoint()["extra_environment"] == {
+        "LLM_TWIN_LOCAL_MODEL_ID": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "LLM_TWIN_LOCAL_MODEL": "auto",
+        "LLM_TWIN_LOCAL_DTYPE": "auto",
+    }
+    assert _endpoint()["hf_model_id"] == "mlabonne/TwinLlama-3.1-8B-DPO"  # the cloud's model is unchanged
+
+
+def test_an_empty_local_model_id_serves_hf_model_id_itself() -> None:
+    environment = _endpoint(LOCAL_MODEL_ID="", LOCAL_DTYPE="bfloat16", LOCAL_MODEL="model")[
+        "extra_environment"
+    ]
+    assert environment == {"LLM_TWIN_LOCAL_MODEL": "model", "LLM_TWIN_LOCAL_DTYPE": "bfloat16"}
+
+
+def test_a_path_or_pushed_weights_are_served_as_they_are() -> None:
+    for environ in ({"HF_MODEL_ID": "/models/mine"}, {"MODEL_DATA_S3_URI": "s3://bucket/models/x/v1/"}):
+        assert (
+            "LLM_TWIN_LOCAL_MODEL_ID"
+            not in _endpoint(LOCAL_MODEL_ID="someone/small", **environ)["extra_environment"]
+        )
+
+
+def test_the_aws_render_has_no_local_variable_and_the_same_revision() -> None:
+    aws = {
+        "TARGET": "aws",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00",
+        "AWS_SECRET_ACCESS_KEY": "not-a-real-secret-key",
+        "LOCAL_MODEL_ID": "someone/small",
+        "LOCAL_DTYPE": "float32",
+        "LOCAL_MODEL": "stand-in",
+        "HF_MODEL_REVISION": "0123456789abcdef0123456789abcdef01234567",
+    }
+    rendered = json.dumps(_endpoint(**aws))
+    assert not [name for name in LOCAL_VARIABLES if name in rendered]
+    assert "someone/small" not in rendered and "extra_environment" not in rendered
+    local = _endpoint(**{k: v for k, v in aws.items() if k != "TARGET"})
+    assert _endpoint(**aws)["hf_model_revision"] == local["hf_model_revision"] == aws["HF_MODEL_REVISION"]
+
+
+def test_no_revision_renders_none() -> None:
+    assert "hf_model_revision" not in _endpoint()
