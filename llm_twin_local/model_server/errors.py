@@ -11,8 +11,13 @@ ModelServerError                 root; `exit_code` is what `python -m llm_twin_l
     ├── ValidationError              422 validation      parameters TGI refuses
     │   └── ShapeError                   422 validation  JSON, but not of the request's shape
     ├── TemplateError                422 template_error  the chat template failed to render
+    ├── ToolError                    422 tool_error      tools the request cannot have (with response_format)
+    ├── CompletionsError             422 (its own)       /v1/completions' refusals: a suffix, too many prompts
     ├── OverloadedError              429 overloaded      the queue is full
     └── GenerationError              424 generation      the generation failed
+
+Inside a Messages API or /v1/completions stream every error is one event of OpenAI's shape,
+`{"error": {"message", "http_status_code": 422}}`, then `data: [DONE]` (`protocol.tgi`).
 """
 
 from __future__ import annotations
@@ -60,6 +65,24 @@ class TemplateError(RequestError):
 
     status = 422
     error_type = "template_error"
+
+
+class ToolError(RequestError):
+    """The request's tools cannot be served as asked (TGI answers 422 tool_error)."""
+
+    status = 422
+    error_type = "tool_error"
+
+
+class CompletionsError(RequestError):
+    """A /v1/completions body TGI refuses before validating; its `error_type` is the instance's
+    ("suffix not supported", "batch size exceeded"), as TGI names them."""
+
+    status = 422
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class OverloadedError(RequestError):

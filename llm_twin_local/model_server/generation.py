@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .engine import Engine, ErrorEvent, Event
+from .knobs import GenerationFault
 from .params import ValidRequest
 
 
@@ -26,9 +27,10 @@ async def wait_disconnect(receive: Receive) -> None:
 class Generation:
     """One engine sequence seen from asyncio: its events arrive on a queue."""
 
-    def __init__(self, engine: Engine, request: ValidRequest) -> None:
+    def __init__(self, engine: Engine, request: ValidRequest, fault: GenerationFault | None = None) -> None:
         loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._fault = fault
 
         def sink(item: Event) -> None:
             loop.call_soon_threadsafe(self._queue.put_nowait, item)
@@ -36,11 +38,17 @@ class Generation:
         self.sequence = engine.submit(request, sink)
 
     async def events(self) -> AsyncIterator[Event]:
+        sent = 0
         while True:
+            if self._fault is not None and sent == self._fault.after_tokens:
+                self.cancel()
+                yield ErrorEvent(self._fault.message)
+                return
             item = await self._queue.get()
             yield item
             if isinstance(item, ErrorEvent) or item.finished is not None:
                 return
+            sent += 1
 
     def cancel(self) -> None:
         self.sequence.cancel()

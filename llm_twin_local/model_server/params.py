@@ -1,9 +1,10 @@
-"""Request parameters, parsed and validated the way TGI's router does it.
+"""Request parameters, parsed and validated the way TGI 3.3's router does it.
 
-`parse_generate_request` and `parse_chat_parameters` turn a decoded JSON body into
-typed parameters (type errors only); `validate` runs TGI's range and length checks
-once the inputs are tokenized. Every rejection raises `ParameterError` with TGI's own
-wording, which the app turns into its 422 (or an SSE error event).
+`parse_generate_request` reads a decoded JSON body into typed parameters (type errors only:
+TGI's serde rejects those before any check, as a 422 on every route); `validate` runs TGI's
+checks once the inputs are tokenized, in TGI's order, with TGI's words. The rules, order and
+messages are `llm_twin.protocol.tgi`'s; the OpenAI-shaped routes map their bodies onto these
+parameters in `openai_params`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from llm_twin.protocol.tgi import (
-    CHAT_TOP_P,
-    MAX_NEW_TOKENS,
-    MAX_STOP_SEQUENCES,
-    REPETITION_PENALTY,
-    SEED,
-    TEMPERATURE,
-    TOP_K,
-    Rule,
-    stop_count_message,
+    DEFAULT_TGI_VERSION,
+    Limits,
+    Sampling,
+    best_of_problem,
+    granted_new_tokens,
+    length_problem,
+    parameter_problem,
+    truncate_problem,
 )
 from llm_twin.protocol.tgi import FinishReason as FinishReason  # the server's modules read it here
 
-DEFAULT_MAX_NEW_TOKENS = 100
 _MISSING = object()
 
 
@@ -36,43 +35,43 @@ class ParameterError(ValueError):
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Token limits of the server (TGI's launcher arguments of the same names)."""
-
-    max_input_tokens: int
-    """Longest accepted prompt, in tokens."""
-    max_total_tokens: int
-    """Longest accepted prompt + `max_new_tokens`."""
-    max_stop_sequences: int = MAX_STOP_SEQUENCES
-    """Most entries accepted in `stop`."""
-
-
-@dataclass(frozen=True)
 class GenerateParameters:
-    """The `parameters` object of a TGI request, after validation."""
+    """The `parameters` object of a TGI request, as given (None: not given)."""
 
-    max_new_tokens: int | None = DEFAULT_MAX_NEW_TOKENS
-    """Tokens to generate at most; None means "up to `max_total_tokens`"."""
+    max_new_tokens: int | None = None
+    """Tokens to generate at most; None is TGI's default (`protocol.tgi.granted_new_tokens`)."""
     temperature: float | None = None
     """Divides the logits; None leaves them alone."""
     top_p: float | None = None
-    """Nucleus sampling mass in (0, 1]."""
+    """Nucleus sampling mass in (0, 1)."""
     top_k: int | None = None
     """Keep only the k most likely tokens."""
     repetition_penalty: float | None = None
     """CTRL-style penalty on tokens already seen (prompt included); 1.0 is none."""
+    frequency_penalty: float | None = None
+    """Penalty growing with each token's count so far, in [-2, 2]."""
+    typical_p: float | None = None
+    """Typical decoding mass in (0, 1)."""
     stop: tuple[str, ...] = ()
     """Generation stops once the text contains one of these (it is kept in the output)."""
     seed: int | None = None
     """Sampling seed; a random one is drawn when sampling without one."""
     do_sample: bool = False
     """Sample instead of greedy decoding (implied by any warper, like TGI)."""
-    return_full_text: bool = False
-    """Prepend the prompt to `generated_text`."""
+    return_full_text: bool | None = None
+    """Prepend the prompt to `generated_text`; None is the route's default (false, true on POST /)."""
     details: bool = False
     """Return finish reason, token count, seed and per-token details."""
     decoder_input_details: bool = False
     """Also return the prompt tokens in `details.prefill`."""
+    truncate: int | None = None
+    """Keep only the last `truncate` tokens of the prompt."""
+    top_n_tokens: int | None = None
+    """Alternatives to report with each token (`top_tokens`), at most `Limits.max_top_n_tokens`."""
+    best_of: int | None = None
+    """Generations to run, the best returned; the stand-in allows 1 (`Limits.max_best_of`)."""
+    grammar: object | None = None
+    """A grammar constraint; the stand-in has none, as TGI with `--disable-grammar-support`."""
 
     @property
     def sampling(self) -> bool:
@@ -82,6 +81,24 @@ class GenerateParameters:
             or (self.temperature is not None and self.temperature != 1.0)
             or (self.top_k is not None and self.top_k != 0)
             or (self.top_p is not None and self.top_p < 1.0)
+            or (self.typical_p is not None and self.typical_p < 1.0)
+        )
+
+    def checked(self) -> Sampling:
+        """What TGI checks before tokenizing."""
+        return Sampling(
+            best_of=self.best_of,
+            do_sample=self.do_sample,
+            temperature=self.temperature,
+            repetition_penalty=self.repetition_penalty,
+            frequency_penalty=self.frequency_penalty,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            typical_p=self.typical_p,
+            max_new_tokens=self.max_new_tokens,
+            stop_count=len(self.stop),
+            seed=self.seed,
+            top_n_tokens=self.top_n_tokens,
         )
 
 
@@ -100,13 +117,13 @@ class GenerateRequest:
 
 @dataclass
 class ValidRequest:
-    """A request ready for the engine: tokenized and within every limit."""
+    """A request ready for the engine: tokenized, truncated and within every limit."""
 
     inputs: str
     input_ids: list[int]
     parameters: GenerateParameters
     max_new_tokens: int
-    """Resolved from the parameters (None becomes the room left under `max_total_tokens`)."""
+    """Granted by TGI's length rules (`protocol.tgi.granted_new_tokens`)."""
     seed: int | None
     """The seed used for sampling, None for greedy decoding (reported in `details`)."""
     stop: tuple[str, ...] = field(default_factory=tuple)
@@ -133,54 +150,59 @@ def _number(params: Mapping[str, object], name: str, kind: type[int] | type[floa
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise ParameterError(f"`{name}` must be an integer, got {value!r}")
+        # TGI's integers are unsigned (u32, u64, usize) but for top_k (i32): serde refuses the rest.
+        if (value < 0 and name != "top_k") or value > 2**64 - 1:
+            raise ParameterError(f"`{name}` must be an integer from 0 to 2^64 - 1, got {value!r}")
         return int(value)
     return float(value)
 
 
-def _flag(params: Mapping[str, object], name: str, default: bool | None) -> bool | None:
+def _flag(params: Mapping[str, object], name: str) -> bool | None:
     value = params.get(name)
     if value is None:
-        return default
+        return None
     if not isinstance(value, bool):
         raise ParameterError(f"`{name}` must be a boolean, got {value!r}")
     return value
 
 
-def parse_parameters(params: object) -> GenerateParameters:
-    """Read TGI's `parameters` object, checking types only (`check_parameters` checks ranges).
+def _strings(params: Mapping[str, object], name: str) -> tuple[str, ...]:
+    value = params.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ParameterError(f"`{name}` must be a list of strings, got {value!r}")
+    return tuple(s for s in value if s)
 
-    The split follows TGI: a body that does not deserialize is an HTTP 422 on every
-    route, while out-of-range values are found later, in-stream on the streaming routes.
+
+def parse_parameters(params: object) -> GenerateParameters:
+    """Read TGI's `parameters` object, checking types only (`validate` checks ranges).
+
+    A body without `parameters` samples (TGI's `default_parameters` has `do_sample: true`);
+    `"parameters": {}` is greedy, as serde's defaults make it.
     """
-    if params is None:
-        params = {}
+    if params is _MISSING:
+        return GenerateParameters(do_sample=True)
     if not isinstance(params, dict):
         raise ParameterError("`parameters` must be a JSON object")
-
-    raw_max_new = params.get("max_new_tokens", _MISSING)
-    max_new_tokens = (
-        DEFAULT_MAX_NEW_TOKENS if raw_max_new is _MISSING else _number(params, "max_new_tokens", int)
-    )
-    stop = params.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise ParameterError("`stop` must be a list of strings")
-    best_of = _number(params, "best_of", int)
-    if best_of is not None and best_of != 1:
-        raise ParameterError("`best_of` != 1 is not allowed for this endpoint")
     return GenerateParameters(
-        max_new_tokens=max_new_tokens,
+        max_new_tokens=_number(params, "max_new_tokens", int),
         temperature=_number(params, "temperature", float),
         top_p=_number(params, "top_p", float),
         top_k=_number(params, "top_k", int),
         repetition_penalty=_number(params, "repetition_penalty", float),
-        stop=tuple(s for s in stop if s),
+        frequency_penalty=_number(params, "frequency_penalty", float),
+        typical_p=_number(params, "typical_p", float),
+        stop=_strings(params, "stop"),
         seed=_number(params, "seed", int),
-        do_sample=bool(_flag(params, "do_sample", False)),
-        return_full_text=bool(_flag(params, "return_full_text", False)),
-        details=bool(_flag(params, "details", False)),
-        decoder_input_details=bool(_flag(params, "decoder_input_details", False)),
+        do_sample=bool(_flag(params, "do_sample")),
+        return_full_text=_flag(params, "return_full_text"),
+        details=bool(_flag(params, "details")),
+        decoder_input_details=bool(_flag(params, "decoder_input_details")),
+        truncate=_number(params, "truncate", int),
+        top_n_tokens=_number(params, "top_n_tokens", int),
+        best_of=_number(params, "best_of", int),
+        grammar=params.get("grammar"),
     )
 
 
@@ -196,114 +218,48 @@ def parse_generate_request(body: object) -> GenerateRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ParameterError("`stream` must be a boolean")
-    return GenerateRequest(inputs=inputs, parameters=parse_parameters(body.get("parameters")), stream=stream)
-
-
-def _message_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for chunk in content:
-            if not isinstance(chunk, dict) or chunk.get("type") != "text":
-                raise ParameterError("only text message chunks are supported")
-            parts.append(str(chunk.get("text", "")))
-        return "".join(parts)
-    if content is None:
-        return ""
-    raise ParameterError("message `content` must be a string or a list of chunks")
-
-
-def chat_messages(body: Mapping[str, object]) -> list[dict[str, str]]:
-    """The `messages` of a chat request, with content flattened to text."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ParameterError("`messages` must be a non-empty list")
-    flat = []
-    for message in messages:
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise ParameterError("each message needs a string `role`")
-        flat.append({"role": message["role"], "content": _message_text(message.get("content"))})
-    return flat
-
-
-def parse_chat_parameters(body: Mapping[str, object]) -> GenerateParameters:
-    """Map the OpenAI-style fields onto TGI parameters, as TGI's chat route does.
-
-    Temperature 0 means greedy; otherwise the chat route samples.
-    """
-    temperature = body.get("temperature")
-    if temperature is not None and not isinstance(temperature, bool) and temperature == 0:
-        do_sample, temperature = False, None
-    else:
-        do_sample = True
-    stop = body.get("stop")
-    params: dict[str, object] = {
-        "temperature": temperature,
-        "top_p": body.get("top_p"),
-        "seed": body.get("seed"),
-        "stop": stop,
-        "do_sample": do_sample,
-        "details": True,
-    }
-    if "max_tokens" in body:
-        params["max_new_tokens"] = body["max_tokens"]
-    if body.get("repetition_penalty") is not None:
-        params["repetition_penalty"] = body["repetition_penalty"]
-    return parse_parameters(params)
-
-
-def check_parameters(params: GenerateParameters, limits: Limits) -> None:
-    """TGI's range checks, in TGI's order (the ranges and messages are `llm_twin.protocol.tgi`)."""
-    ranged: tuple[tuple[Rule, float | None], ...] = (
-        (TEMPERATURE, params.temperature),
-        (REPETITION_PENALTY, params.repetition_penalty),
-        (CHAT_TOP_P, params.top_p),  # 1 passes here, as it always has (see CHAT_TOP_P)
-        (TOP_K, params.top_k),
-        (MAX_NEW_TOKENS, params.max_new_tokens),
+    return GenerateRequest(
+        inputs=inputs, parameters=parse_parameters(body.get("parameters", _MISSING)), stream=stream
     )
-    for rule, value in ranged:
-        if value is not None and value not in rule.interval:
-            raise ParameterError(rule.tgi_message)
-    if len(params.stop) > limits.max_stop_sequences:
-        raise ParameterError(stop_count_message(limits.max_stop_sequences, len(params.stop)))
-    if params.seed is not None and params.seed not in SEED.interval:
-        raise ParameterError(SEED.tgi_message)
 
 
 def validate(
-    request: GenerateRequest, input_ids: list[int], limits: Limits, *, rng: random.Random | None = None
+    request: GenerateRequest,
+    input_ids: list[int],
+    limits: Limits,
+    *,
+    version: str = DEFAULT_TGI_VERSION,
+    rng: random.Random | None = None,
 ) -> ValidRequest:
-    """All of TGI's checks, then resolve `max_new_tokens` and the seed."""
+    """All of TGI's checks in its order, then truncate, grant `max_new_tokens` and draw the seed."""
     params = request.parameters
-    check_parameters(params, limits)
-    if not request.inputs:
+    problem = parameter_problem(params.checked(), limits)
+    if problem is None and not request.inputs:
+        problem = "`inputs` cannot be empty"
+    if problem is None:
+        problem = truncate_problem(params.truncate, limits)
+    if problem is not None:
+        raise ParameterError(problem)
+    ids = list(input_ids)
+    if params.truncate is not None and len(ids) > params.truncate:
+        ids = ids[len(ids) - params.truncate :]  # TGI keeps the last tokens
+    if not ids:
         raise ParameterError("`inputs` cannot be empty")
-    input_length = len(input_ids)
-    if input_length == 0:
-        raise ParameterError("`inputs` cannot be empty")
-    max_new_tokens = params.max_new_tokens
-    if max_new_tokens is None:
-        max_new_tokens = max(limits.max_total_tokens - input_length, 0)
-    if input_length + max_new_tokens > limits.max_total_tokens:
-        raise ParameterError(
-            f"`inputs` tokens + `max_new_tokens` must be <= {limits.max_total_tokens}. "
-            f"Given: {input_length} `inputs` tokens and {max_new_tokens} `max_new_tokens`"
-        )
-    if input_length > limits.max_input_tokens:
-        raise ParameterError(
-            f"`inputs` must have less than {limits.max_input_tokens} tokens. Given: {input_length}"
-        )
-    if max_new_tokens <= 0:
-        raise ParameterError("`max_new_tokens` must be strictly positive")
+    problem = length_problem(len(ids), params.max_new_tokens, limits, version=version)
+    if problem is None and params.grammar is not None:
+        problem = "grammar is not supported"
+    if problem is None:
+        problem = best_of_problem(params.best_of, limits)
+    if problem is not None:
+        raise ParameterError(problem)
     seed = None
     if params.sampling:
         seed = params.seed if params.seed is not None else (rng or random).getrandbits(63)
     return ValidRequest(
         inputs=request.inputs,
-        input_ids=list(input_ids),
+        input_ids=ids,
         parameters=params,
-        max_new_tokens=max_new_tokens,
+        max_new_tokens=granted_new_tokens(len(ids), params.max_new_tokens, limits, version=version),
         seed=seed,
         stop=params.stop,
     )

@@ -1,4 +1,7 @@
-"""Server-sent events as TGI writes them: `data:{json}\n\n`, compact JSON, raw UTF-8.
+"""Server-sent events as TGI 3.x writes them: `data: {json}\n\n`, compact JSON, raw UTF-8.
+
+axum 0.7 (TGI 3.x) writes one space after the field's colon (axum PR #2149,
+research.md A1); huggingface_hub only recognises the end of a chat stream as `data: [DONE]`.
 
 The reverse, reading events back, is `llm_twin.protocol.sse`, the one splitter the client,
 the tests and the benchmarks share.
@@ -11,8 +14,8 @@ import math
 
 import numpy as np
 
-DONE = b"data:[DONE]\n\n"
-"""The Messages API's last event (axum writes no space after the colon)."""
+DONE = b"data: [DONE]\n\n"
+"""The last event of a Messages API or /v1/completions stream (never of /generate_stream)."""
 
 
 def f32(value: float | None) -> float | None:
@@ -27,4 +30,4 @@ def dumps(payload: object) -> str:
 
 
 def event(payload: object) -> bytes:
-    return f"data:{dumps(payload)}\n\n".encode()
+    return f"data: {dumps(payload)}\n\n".encode()

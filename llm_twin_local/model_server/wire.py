@@ -1,19 +1,21 @@
-"""TGI's JSON payloads, built from engine results (field order as TGI serializes them)."""
+"""TGI 3.3's JSON payloads, built from engine results (field order as TGI serializes them).
+
+Shapes from TGI's router `lib.rs` (research.md A4, A6): `details` is left out of a
+GenerateResponse unless asked for; `top_tokens` is left out wherever it is empty; the last
+stream event's StreamDetails carries `input_length`; the Messages API keeps TGI's own finish
+reasons but "eos_token" (`protocol.tgi.chat_finish_reason`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from collections.abc import Sequence
+from typing import Literal, NotRequired, TypedDict
+
+from llm_twin.protocol.tgi import chat_finish_reason
 
 from .engine import Finished, PrefillToken, Token
 from .params import FinishReason
 from .sse import f32
-
-# TGI's Messages API speaks OpenAI's finish reasons.
-CHAT_FINISH_REASONS: dict[FinishReason, str] = {
-    "length": "length",
-    "eos_token": "stop",
-    "stop_sequence": "stop",
-}
 
 
 class TokenJson(TypedDict):
@@ -35,11 +37,12 @@ class DetailsJson(TypedDict):
     seed: int | None
     prefill: list[PrefillJson]
     tokens: list[TokenJson]
+    top_tokens: NotRequired[list[list[TokenJson]]]
 
 
 class GenerateJson(TypedDict):
     generated_text: str
-    details: DetailsJson | None
+    details: NotRequired[DetailsJson]
 
 
 class StreamDetailsJson(TypedDict):
@@ -52,6 +55,7 @@ class StreamDetailsJson(TypedDict):
 class StreamJson(TypedDict):
     index: int
     token: TokenJson
+    top_tokens: NotRequired[list[TokenJson]]
     generated_text: str | None
     details: StreamDetailsJson | None
 
@@ -65,7 +69,6 @@ class LogprobJson(TypedDict):
     token: str
     logprob: float | None
     top_logprobs: list[TopLogprobJson]
-    """Always empty: the stand-in reports no alternatives."""
 
 
 class LogprobsJson(TypedDict):
@@ -105,8 +108,32 @@ class ChatJson(TypedDict):
     created: int
     model: str
     system_fingerprint: str
-    choices: list[ChoiceJson | ChunkChoiceJson]
+    choices: list[ChoiceJson] | list[ChunkChoiceJson]
     usage: UsageJson | None
+
+
+class CompletionChoiceJson(TypedDict):
+    index: int
+    text: str
+    logprobs: None
+    finish_reason: str
+
+
+class CompletionJson(TypedDict):
+    """/v1/completions: a `Chunk` (no usage) or a `CompletionFinal`."""
+
+    object: Literal["text_completion"]
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[CompletionChoiceJson]
+    usage: NotRequired[UsageJson]
+
+
+def _top_tokens(token: Token) -> Sequence[Token]:
+    """The alternatives the engine reported with `token` (`top_n_tokens`); none until it reports them."""
+    return getattr(token, "top_tokens", None) or ()  # Token.top_tokens: issue 14's engine
 
 
 def token_json(token: Token) -> TokenJson:
@@ -118,19 +145,25 @@ def prefill_json(token: PrefillToken) -> PrefillJson:
 
 
 def details_json(done: Finished) -> DetailsJson:
-    return {
+    details: DetailsJson = {
         "finish_reason": done.finish_reason,
         "generated_tokens": done.generated_tokens,
         "seed": done.seed,
         "prefill": [prefill_json(t) for t in done.prefill],
         "tokens": [token_json(t) for t in done.tokens],
     }
+    top = [[token_json(t) for t in _top_tokens(token)] for token in done.tokens]
+    if any(top):
+        details["top_tokens"] = top
+    return details
 
 
 def generate_json(done: Finished, *, prompt: str | None, details: bool) -> GenerateJson:
     """`GenerateResponse`: `prompt` is prepended when `return_full_text`."""
-    text = (prompt or "") + done.generated_text
-    return {"generated_text": text, "details": details_json(done) if details else None}
+    answer: GenerateJson = {"generated_text": (prompt or "") + done.generated_text}
+    if details:
+        answer["details"] = details_json(done)
+    return answer
 
 
 def stream_json(
@@ -145,23 +178,27 @@ def stream_json(
             "seed": done.seed,
             "input_length": done.input_length,
         }
-    return {
+    event: StreamJson = {
         "index": index,
         "token": token_json(token),
         "generated_text": None if done is None else (prompt or "") + done.generated_text,
         "details": stream_details,
     }
+    top = _top_tokens(token)
+    if top:
+        event["top_tokens"] = [token_json(t) for t in top]
+    return event
 
 
-def error_json(message: str, error_type: str) -> dict[str, str]:
-    return {"error": message, "error_type": error_type}
+def _logprob(token: Token) -> LogprobJson:
+    return {
+        "token": token.text,
+        "logprob": f32(token.logprob),
+        "top_logprobs": [{"token": t.text, "logprob": f32(t.logprob)} for t in _top_tokens(token)],
+    }
 
 
-def _logprobs(tokens: list[Token]) -> LogprobsJson:
-    return {"content": [{"token": t.text, "logprob": f32(t.logprob), "top_logprobs": []} for t in tokens]}
-
-
-def _usage(done: Finished) -> UsageJson:
+def usage_json(done: Finished) -> UsageJson:
     return {
         "prompt_tokens": done.input_length,
         "completion_tokens": done.generated_tokens,
@@ -169,58 +206,105 @@ def _usage(done: Finished) -> UsageJson:
     }
 
 
-def _chat_json(
-    kind: str,
-    choice: ChoiceJson | ChunkChoiceJson,
-    usage: UsageJson | None,
-    *,
-    model: str,
-    fingerprint: str,
-    created: int,
+def chat_completion_json(
+    done: Finished, *, model: str, fingerprint: str, created: int, logprobs: bool
 ) -> ChatJson:
-    """The Messages API's envelope around one choice; `kind` is its `object`."""
+    """`ChatCompletion`: `usage` is always there."""
+    choice: ChoiceJson = {
+        "index": 0,
+        "message": {"role": "assistant", "content": done.generated_text},
+        "logprobs": {"content": [_logprob(t) for t in done.tokens]} if logprobs else None,
+        "finish_reason": chat_finish_reason(done.finish_reason),
+    }
     return {
-        "object": kind,
+        "object": "chat.completion",
         "id": "",
         "created": created,
         "model": model,
         "system_fingerprint": fingerprint,
         "choices": [choice],
+        "usage": usage_json(done),
+    }
+
+
+def chat_chunk_json(
+    token: Token | None, done: Finished | None, *, model: str, fingerprint: str, created: int, logprobs: bool
+) -> ChatJson:
+    """`ChatCompletionChunk`: one per token with `usage: null`; with no token, the usage chunk
+    `stream_options.include_usage` asks for (`choices: []`, after the finishing chunk)."""
+    if token is None:
+        assert done is not None
+        choices: list[ChunkChoiceJson] = []
+        usage: UsageJson | None = usage_json(done)
+    else:
+        choices = [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "" if token.special else token.text},
+                "logprobs": {"content": [_logprob(token)]} if logprobs else None,
+                "finish_reason": None if done is None else chat_finish_reason(done.finish_reason),
+            }
+        ]
+        usage = None
+    return {
+        "object": "chat.completion.chunk",
+        "id": "",
+        "created": created,
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": choices,
         "usage": usage,
     }
 
 
-def chat_completion_json(
-    done: Finished, *, model: str, fingerprint: str, created: int, logprobs: bool
-) -> ChatJson:
-    choice: ChoiceJson = {
-        "index": 0,
-        "message": {"role": "assistant", "content": done.generated_text},
-        "logprobs": _logprobs(done.tokens) if logprobs else None,
-        "finish_reason": CHAT_FINISH_REASONS[done.finish_reason],
+def completion_json(
+    choices: list[tuple[int, Finished]], *, model: str, fingerprint: str, created: int
+) -> CompletionJson:
+    """`CompletionFinal` of a non-streamed /v1/completions: one choice per prompt, usage summed."""
+    return {
+        "object": "text_completion",
+        "id": "",
+        "created": created,
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": [
+            {
+                "index": index,
+                "text": done.generated_text,
+                "logprobs": None,
+                "finish_reason": chat_finish_reason(done.finish_reason),
+            }
+            for index, done in choices
+        ],
+        "usage": {
+            "prompt_tokens": sum(done.input_length for _, done in choices),
+            "completion_tokens": sum(done.generated_tokens for _, done in choices),
+            "total_tokens": sum(done.input_length + done.generated_tokens for _, done in choices),
+        },
     }
-    return _chat_json(
-        "chat.completion", choice, _usage(done), model=model, fingerprint=fingerprint, created=created
-    )
 
 
-def chat_chunk_json(
-    token: Token,
-    done: Finished | None,
-    *,
-    model: str,
-    fingerprint: str,
-    created: int,
-    logprobs: bool,
-    include_usage: bool,
-) -> ChatJson:
-    choice: ChunkChoiceJson = {
-        "index": 0,
-        "delta": {"role": "assistant", "content": "" if token.special else token.text},
-        "logprobs": _logprobs([token]) if logprobs else None,
-        "finish_reason": None if done is None else CHAT_FINISH_REASONS[done.finish_reason],
+def completion_chunk_json(
+    index: int, token: Token, done: Finished | None, *, model: str, fingerprint: str, created: int
+) -> CompletionJson:
+    """A streamed /v1/completions event: a `Chunk` (finish_reason ""), and for the last token a
+    `CompletionFinal` with usage and the finish reason as TGI displays it ("eos_token": TGI's own
+    inconsistency with the non-streamed answer, research.md A4)."""
+    chunk: CompletionJson = {
+        "object": "text_completion",
+        "id": "",
+        "created": created,
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": [
+            {
+                "index": index,
+                "text": token.text,
+                "logprobs": None,
+                "finish_reason": "" if done is None else done.finish_reason,
+            }
+        ],
     }
-    usage = _usage(done) if done is not None and include_usage else None
-    return _chat_json(
-        "chat.completion.chunk", choice, usage, model=model, fingerprint=fingerprint, created=created
-    )
+    if done is not None:
+        chunk["usage"] = usage_json(done)
+    return chunk

@@ -1,4 +1,10 @@
-"""One real server on a free port, with the tiny checkpoint, for the whole session."""
+"""Real servers on free ports, with the tiny checkpoint, each for the whole session.
+
+- `server`: the one most tests share (limits from flags over the environment);
+- `busy_server`: one request at a time (MAX_CONCURRENT_REQUESTS=1), to be refused as overloaded;
+- `failing_server`: every generation fails after its second token (LLM_TWIN_SERVER_FAULT);
+- `reference`: transformers' own greedy generate on the same checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.model_server import MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, Server, start_server, stop_server
+from tests.support.model_server import (
+    BUSY_TOTAL_TOKENS,
+    MAX_INPUT_TOKENS,
+    MAX_TOTAL_TOKENS,
+    Reference,
+    Server,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +37,26 @@ def server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )
     yield running
     stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def busy_server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log_path = tmp_path_factory.mktemp("busy-server-log") / "server.log"
+    running = start_server(
+        tiny_model, log_path, "--max-concurrent-requests", "1", "--max-total-tokens", str(BUSY_TOTAL_TOKENS)
+    )
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def failing_server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    log_path = tmp_path_factory.mktemp("failing-server-log") / "server.log"
+    running = start_server(tiny_model, log_path, env={"LLM_TWIN_SERVER_FAULT": "generation@2"})
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def reference(tiny_model: Path) -> Reference:
+    return Reference.load(tiny_model)

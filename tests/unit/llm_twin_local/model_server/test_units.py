@@ -14,15 +14,16 @@ from llm_twin_local.model_server.engine import Engine, EngineConfig, Incremental
 from llm_twin_local.model_server.errors import OverloadedError, SettingsError
 from llm_twin_local.model_server.params import Limits, ParameterError, parse_generate_request, validate
 from llm_twin_local.model_server.settings import ServerSettings
-from llm_twin_local.model_server.sse import event, f32
+from llm_twin_local.model_server.sse import DONE, event, f32
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def test_sse_round_trip_survives_any_split() -> None:
     payloads = [{"token": {"text": "café 🙂"}}, {"error": "x", "error_type": "validation"}]
-    raw = b"".join(event(p) for p in payloads) + b"data:[DONE]\n\n"
-    assert raw.startswith(b'data:{"token":{"text":"caf\xc3\xa9')
+    raw = b"".join(event(p) for p in payloads) + DONE
+    assert raw.startswith(b'data: {"token":{"text":"caf\xc3\xa9')  # axum 0.7: one space (research.md A1)
+    assert raw.endswith(b"\n\ndata: [DONE]\n\n")  # huggingface_hub knows only this end
     for size in (1, 2, 3, 7):
         chunks = [raw[i : i + size] for i in range(0, len(raw), size)]
         data = list(iter_sse_data(chunks))
