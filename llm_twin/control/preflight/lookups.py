@@ -36,7 +36,8 @@ HUB_TIMEOUT_SECONDS = 3.0
 DEFAULT_HUB_URL = "https://huggingface.co"
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
 STAND_IN_NOTE = (
-    "the local target serves a Hub id with its stand-in tiny model (llm-twin-model-server:stand-in-tiny)"
+    "the local target downloads LOCAL_MODEL_ID (or HF_MODEL_ID) from there too, and serves its stand-in "
+    "tiny model instead while the Hub cannot be reached (LOCAL_MODEL=auto)"
 )
 # A wrong endpoint or a dropped packet must cost seconds, not botocore's default minutes.
 LOOKUP_CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})

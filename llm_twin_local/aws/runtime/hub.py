@@ -122,6 +122,7 @@ def prepare(model: HubModel, transfer: Transfer, check: Check) -> Path:
         cached = cached_snapshot(model) if failure.unreachable else None
         if cached is None:
             raise
+        transfer.commit = cached.name  # served offline, as huggingface_hub serves a complete cache
         return cached
     assert info.sha is not None
     repo = Repo(model.repo_id, info.sha, model.endpoint, model.token, model.cache)

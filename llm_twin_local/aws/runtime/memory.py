@@ -37,10 +37,8 @@ DTYPE_BYTES = {
     "BOOL": 1,
 }
 FLOATS = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
-# config.json's torch_dtype (or dtype) names -> safetensors names.
-TORCH_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}
-LOAD_DTYPES = {"bfloat16": "BF16", "float32": "F32"}
-"""LOCAL_DTYPE's explicit values; `auto` is the checkpoint's own."""
+SAFETENSORS_NAMES = {"bfloat16": "BF16", "float32": "F32"}
+"""The dtypes the model server loads in, by their safetensors names."""
 
 
 @dataclass(frozen=True)
@@ -59,31 +57,40 @@ class Fit:
 
 
 def weights_bytes(parameters: Mapping[str, int], load_dtype: str, checkpoint_dtype: str | None) -> int:
-    """Bytes of `parameters` (count per safetensors dtype) once loaded.
+    """Bytes of `parameters` (count per safetensors dtype) once loaded in `served_dtype`'s dtype.
 
-    Floating tensors are cast to LOCAL_DTYPE, or with `auto` to the checkpoint's own dtype
-    (config.json's torch_dtype) when it names one; integer tensors keep theirs.
+    Floating tensors take the served dtype; integer tensors keep theirs.
     """
-    target = LOAD_DTYPES.get(load_dtype) or TORCH_DTYPES.get(checkpoint_dtype or "")
+    target = SAFETENSORS_NAMES[served_dtype(load_dtype, checkpoint_dtype)]
     total = 0
     for dtype, count in parameters.items():
         stored = dtype.upper()
-        kept = target if target is not None and stored in FLOATS else stored
-        total += count * DTYPE_BYTES.get(kept, 4)
+        total += count * DTYPE_BYTES.get(target if stored in FLOATS else stored, 4)
     return total
 
 
+def served_dtype(load_dtype: str, checkpoint_dtype: str | None) -> str:
+    """The model server's rule for --dtype: an explicit choice, else bfloat16 when config.json names
+    it and float32 otherwise (float16 widens to float32 on a CPU)."""
+    if load_dtype in SAFETENSORS_NAMES:
+        return load_dtype
+    return "bfloat16" if checkpoint_dtype == "bfloat16" else "float32"
+
+
 def checkpoint_dtype(config: Mapping[str, object]) -> str | None:
-    """config.json's dtype: `torch_dtype`, or `dtype` as transformers 5 writes it."""
-    value = config.get("torch_dtype") or config.get("dtype")
-    return value if isinstance(value, str) else None
+    """config.json's dtype: `dtype` as transformers 5 writes it, or `torch_dtype` before."""
+    value = config.get("dtype") or config.get("torch_dtype")
+    return value.removeprefix("torch.") if isinstance(value, str) else None
 
 
 def dtype_label(load_dtype: str, checkpoint: str | None) -> str:
     """How the size was counted, for a reason a person reads."""
+    served = served_dtype(load_dtype, checkpoint)
     if load_dtype != "auto":
-        return load_dtype
-    return f"{checkpoint} (the checkpoint's own)" if checkpoint else "the stored dtypes"
+        return f"{served} (LOCAL_DTYPE)"
+    if checkpoint == served:
+        return f"{served} (the checkpoint's own)"
+    return f"{served} (LOCAL_DTYPE=auto; config.json names {checkpoint or 'no dtype'})"
 
 
 def header_parameters(paths: Iterable[Path]) -> dict[str, int]:

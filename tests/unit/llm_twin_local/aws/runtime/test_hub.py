@@ -180,6 +180,22 @@ def test_a_pinned_revision_is_served_from_the_shared_cache_and_reported_by_the_r
     assert model.bytes_done == model.bytes_total == sum((repos["v1"] / n).stat().st_size for n in SERVED)
 
 
+def test_a_complete_download_is_served_from_the_cache_when_the_hub_is_unreachable(emulator, hub):
+    """After the pinned test: v1 is complete in the cache, so no Hub is needed, and no stand-in."""
+    with refused_endpoint() as url:
+        described = settle(
+            emulator.port,
+            "offline",
+            TINY,
+            HF_ENDPOINT=url,
+            HF_MODEL_REVISION="v1",
+            **{LOCAL_MODEL_ENV: "model"},
+        )
+
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    assert image_of(described) == f"llm-twin-model-server:{TINY}@{hub.commit(TINY, 'v1')}"
+
+
 def test_a_body_cut_mid_file_resumes_from_the_bytes_received(emulator, hub, repos):
     cut_at = 5 * 1024 * 1024 + 17
     hub.cut(WEIGHTS, after_bytes=cut_at)
