@@ -83,7 +83,9 @@ BLOCKER_TOKENS = 2000
 def in_flight(server: Server) -> int:
     """The server's `tgi_requests_in_flight` gauge: requests waiting or running."""
     metrics = requests.get(server.url + "/metrics", timeout=5).text
-    return int(next(line for line in metrics.splitlines() if line.startswith("tgi_requests_in_flight ")).split()[1])
+    return int(
+        next(line for line in metrics.splitlines() if line.startswith("tgi_requests_in_flight ")).split()[1]
+    )
 
 
 def refused_while_busy(server: Server, call: Callable[[], object], attempts: int = 3) -> BaseException:
@@ -124,7 +126,9 @@ class Reference:
     def load(cls, model_dir: Path) -> Reference:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        return cls(AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir))
+        return cls(
+            AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir)
+        )
 
     def ids(self, text: str) -> list[int]:
         """The prompt's ids as TGI encodes `inputs` (special tokens added)."""

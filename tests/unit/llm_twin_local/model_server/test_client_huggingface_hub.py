@@ -75,7 +75,9 @@ def test_unicode_prompt_round_trips(server: Server, reference: Reference) -> Non
     )
     assert out.generated_text.startswith(UNICODE_PROMPT)  # byte for byte: no normalization
     assert [t.id for t in out.details.prefill] == reference.ids(UNICODE_PROMPT)
-    streamed = list(client(server).text_generation(UNICODE_PROMPT, max_new_tokens=4, stream=True, details=True))
+    streamed = list(
+        client(server).text_generation(UNICODE_PROMPT, max_new_tokens=4, stream=True, details=True)
+    )
     assert streamed[-1].details.input_length == len(reference.ids(UNICODE_PROMPT))
 
 
@@ -121,7 +123,9 @@ def test_validation_error_in_stream(server: Server) -> None:
 
 
 def test_overloaded(busy_server: Server) -> None:
-    refused = refused_while_busy(busy_server, lambda: client(busy_server).text_generation("Hi", max_new_tokens=2))
+    refused = refused_while_busy(
+        busy_server, lambda: client(busy_server).text_generation("Hi", max_new_tokens=2)
+    )
     assert isinstance(refused, OverloadedError) and str(refused).startswith("Model is overloaded")
 
 
@@ -172,7 +176,10 @@ def test_chat_stream_include_usage(server: Server, reference: Reference) -> None
     )
     usage = chunks[-1]
     assert usage.choices == []
-    assert (usage.usage.prompt_tokens, usage.usage.completion_tokens) == (len(reference.chat_ids(MESSAGES)), 6)
+    assert (usage.usage.prompt_tokens, usage.usage.completion_tokens) == (
+        len(reference.chat_ids(MESSAGES)),
+        6,
+    )
     assert all(c.usage is None and len(c.choices) == 1 for c in chunks[:-1])
     assert chunks[-2].choices[0].finish_reason == "length"
 

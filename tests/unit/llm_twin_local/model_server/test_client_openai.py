@@ -58,7 +58,9 @@ def test_chat_stream(server: Server) -> None:
 
 
 def test_chat_stream_include_usage(server: Server, reference: Reference) -> None:
-    chunks = list(chat(server, max_tokens=6, temperature=0, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        chat(server, max_tokens=6, temperature=0, stream=True, stream_options={"include_usage": True})
+    )
     last = chunks[-1]
     assert last.choices == []
     assert last.usage is not None
@@ -100,7 +102,9 @@ def test_validation_error(server: Server) -> None:
 
 
 def test_validation_error_in_stream(server: Server) -> None:
-    with pytest.raises(openai.APIError, match=r"^Input validation error: `top_p` must be > 0.0 and < 1.0$") as raised:
+    with pytest.raises(
+        openai.APIError, match=r"^Input validation error: `top_p` must be > 0.0 and < 1.0$"
+    ) as raised:
         list(chat(server, max_tokens=2, top_p=1.0, stream=True))
     assert raised.value.body == {
         "message": "Input validation error: `top_p` must be > 0.0 and < 1.0",
@@ -139,5 +143,9 @@ def test_completions(server: Server, reference: Reference) -> None:
     ids = reference.ids("The quick brown fox")
     assert out.choices[0].text == reference.text(reference.greedy(ids, 8))
     assert out.usage is not None and out.usage.prompt_tokens == len(ids)
-    chunks = list(completions.create(model="tgi", prompt="The quick brown fox", max_tokens=8, temperature=0, stream=True))
+    chunks = list(
+        completions.create(
+            model="tgi", prompt="The quick brown fox", max_tokens=8, temperature=0, stream=True
+        )
+    )
     assert "".join(c.choices[0].text for c in chunks) == out.choices[0].text

@@ -54,7 +54,9 @@ def test_unicode_prompt_round_trips(tg: Any, server: Server, reference: Referenc
     )
     assert out.generated_text.startswith(UNICODE_PROMPT)
     assert [t.id for t in out.details.prefill] == reference.ids(UNICODE_PROMPT)
-    streamed = list(client(tg, server).generate_stream(UNICODE_PROMPT, max_new_tokens=4, return_full_text=True))
+    streamed = list(
+        client(tg, server).generate_stream(UNICODE_PROMPT, max_new_tokens=4, return_full_text=True)
+    )
     assert streamed[-1].generated_text == out.generated_text
 
 
@@ -65,13 +67,17 @@ def test_stop_sequences(tg: Any, server: Server, reference: Reference) -> None:
     out = client(tg, server).generate(PROMPT, max_new_tokens=30, stop_sequences=[texts[index]])
     assert out.details.finish_reason == "stop_sequence"
     assert [t.id for t in out.details.tokens] == expected[: index + 1]
-    events = list(client(tg, server).generate_stream(PROMPT, max_new_tokens=30, stop_sequences=[texts[index]]))
+    events = list(
+        client(tg, server).generate_stream(PROMPT, max_new_tokens=30, stop_sequences=[texts[index]])
+    )
     assert events[-1].details.finish_reason == "stop_sequence" and len(events) == index + 1
 
 
 def test_same_seed_same_text(tg: Any, server: Server) -> None:
     def sample(seed: int) -> str:
-        return client(tg, server).generate(PROMPT, max_new_tokens=16, do_sample=True, seed=seed).generated_text
+        return (
+            client(tg, server).generate(PROMPT, max_new_tokens=16, do_sample=True, seed=seed).generated_text
+        )
 
     assert sample(11) == sample(11)
     assert sample(11) != sample(12)
@@ -94,12 +100,16 @@ def test_validation_error(tg: Any, server: Server) -> None:
 
 
 def test_validation_error_in_stream(tg: Any, server: Server) -> None:
-    with pytest.raises(tg.errors.ValidationError, match=r"^Input validation error: `inputs` must have less than"):
+    with pytest.raises(
+        tg.errors.ValidationError, match=r"^Input validation error: `inputs` must have less than"
+    ):
         list(client(tg, server).generate_stream("word " * (MAX_INPUT_TOKENS + 20), max_new_tokens=2))
 
 
 def test_overloaded(tg: Any, busy_server: Server) -> None:
-    refused = refused_while_busy(busy_server, lambda: client(tg, busy_server).generate("Hi", max_new_tokens=2))
+    refused = refused_while_busy(
+        busy_server, lambda: client(tg, busy_server).generate("Hi", max_new_tokens=2)
+    )
     assert isinstance(refused, tg.errors.OverloadedError)
 
 
@@ -129,7 +139,9 @@ def test_chat_is_transformers_greedy(tg: Any, server: Server, reference: Referen
 
 
 def test_chat_validation_error(tg: Any, server: Server) -> None:
-    with pytest.raises(tg.errors.ValidationError, match=r"^Input validation error: `top_p` must be > 0.0 and < 1.0"):
+    with pytest.raises(
+        tg.errors.ValidationError, match=r"^Input validation error: `top_p` must be > 0.0 and < 1.0"
+    ):
         client(tg, server).chat([tg.types.Message(role="user", content="Hi")], max_tokens=2, top_p=1.0)
 
 

@@ -169,7 +169,9 @@ def test_compat_route_switches_on_stream(server: Server) -> None:
     listed = server.post("/", body).json()
     assert isinstance(listed, list) and set(listed[0]) == {"generated_text"}
     # POST / defaults return_full_text to true for a model without a pipeline tag (research.md A5).
-    assert listed[0]["generated_text"] == "Hello" + generate(server, "Hello", max_new_tokens=3)["generated_text"]
+    assert (
+        listed[0]["generated_text"] == "Hello" + generate(server, "Hello", max_new_tokens=3)["generated_text"]
+    )
     events = stream_events(server, "/", {**body, "stream": True})
     assert events[-1]["generated_text"] == listed[0]["generated_text"]
 
@@ -179,7 +181,8 @@ def test_invocations_is_sagemakers_contract(server: Server) -> None:
     listed = server.post("/invocations", body).json()
     assert (
         isinstance(listed, list)
-        and listed[0]["generated_text"] == "Hello" + generate(server, "Hello", max_new_tokens=4)["generated_text"]
+        and listed[0]["generated_text"]
+        == "Hello" + generate(server, "Hello", max_new_tokens=4)["generated_text"]
     )
     events = stream_events(server, "/invocations", {**body, "stream": True})
     assert events[-1]["generated_text"] == listed[0]["generated_text"]
