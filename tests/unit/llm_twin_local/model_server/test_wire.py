@@ -7,11 +7,14 @@ OpenAI-shaped routes, after an error event too); /info is TGI 3.x's field set.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 import requests
 
 from llm_twin.protocol.sse import iter_sse_data
+from llm_twin_local.model_server import wire
+from llm_twin_local.model_server.events import Finished, Token
 from tests.support.model_server import MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, Server
 
 pytestmark = pytest.mark.timeout(120)
@@ -249,3 +252,34 @@ def test_invocations_picks_the_route_by_body_shape(server: Server) -> None:
     assert isinstance(
         server.post("/invocations", {"inputs": "Hi", "parameters": {"max_new_tokens": 2}}).json(), list
     )
+
+
+# -- top tokens, as TGI places them (pure units: the engine reports them as `Token.top_tokens`) --
+
+
+@dataclass(frozen=True)
+class _TokenWithTop(Token):
+    top_tokens: tuple[Token, ...] = ()
+
+
+def _finished(tokens: list[Token]) -> Finished:
+    return Finished("ab", "length", len(tokens), None, 3, tokens)
+
+
+def test_top_tokens_are_left_out_when_empty_and_placed_as_tgi_does() -> None:
+    alt = Token(9, "z", -2.5, False)
+    plain = Token(1, "a", -0.5, False)
+    rich = _TokenWithTop(2, "b", -0.25, False, (alt,))
+    assert "top_tokens" not in wire.stream_json(1, plain, None, prompt=None, details=False)
+    assert wire.stream_json(2, rich, None, prompt=None, details=False)["top_tokens"] == [wire.token_json(alt)]
+    assert "top_tokens" not in wire.details_json(_finished([plain]))
+    assert wire.details_json(_finished([plain, rich]))["top_tokens"] == [[], [wire.token_json(alt)]]
+    logprobs = wire.chat_completion_json(
+        _finished([plain, rich]), model="m", fingerprint="f", created=0, logprobs=True
+    )["choices"][0]["logprobs"]
+    assert logprobs == {
+        "content": [
+            {"token": "a", "logprob": -0.5, "top_logprobs": []},
+            {"token": "b", "logprob": -0.25, "top_logprobs": [{"token": "z", "logprob": -2.5}]},
+        ]
+    }
