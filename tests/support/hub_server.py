@@ -1,10 +1,9 @@
 """A Hugging Face Hub look-alike on loopback, for tests that must never reach the real Hub.
 
-Why: the local runtime downloads models with `huggingface_hub`, and its failure modes (gated,
-missing, a cut download) can only be tested against a server that answers as the Hub does. This
-one serves directories a test builds, on free ports, and logs every request. It never imports
-`huggingface_hub`: it is the referee, not a copy of the player. Routes, as huggingface_hub 2.4.0
-calls them (`hf_api.py`, `file_download.py`, `utils/_http.py`):
+Why: the local runtime downloads models with `huggingface_hub`, and its failure modes (gated, missing,
+a cut download) can only be tested against a server that answers as the Hub does. This one serves
+directories a test builds, on free ports, and logs every request. It never imports `huggingface_hub`:
+it is the referee, not a copy of the player. Routes, as 2.4.0 calls them (`hf_api.py`, `file_download.py`):
 
 - `GET /api/models/{repo}[/revision/{rev}]`: model info; `?blobs=true` adds sizes and LFS data.
 - `GET /api/models/{repo}/tree/{rev}?recursive=true`: the file list `snapshot_download` filters.
@@ -42,6 +41,7 @@ _CDN = re.compile(r"^/lfs/(?P<sha>[0-9a-f]{64})/.+$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 Auth = Literal["none", "valid", "invalid"]
+Hold = threading.Event | None
 Role = Literal["hub", "cdn"]
 
 
@@ -90,9 +90,7 @@ class _Fault:
     after: int | None  # bytes of body before the cut; None drops the request unanswered
     times: int
     methods: tuple[str, ...]
-    hold: threading.Event | None = (
-        None  # set: the body hangs after `after` bytes until the event, then is cut
-    )
+    hold: Hold = None  # the body hangs after `after` bytes until this is set
 
 
 def _git_blob_id(data: bytes) -> str:
@@ -175,18 +173,10 @@ class FakeHub:
         with self._lock:
             self._log.append(request)
 
-    def cut(self, filename: str, after_bytes: int, *, times: int = 1) -> None:
-        """The next `times` GET bodies of `filename` stop after `after_bytes`; the socket closes."""
+    def cut(self, filename: str, after_bytes: int, *, times: int = 1, hold: Hold = None) -> None:
+        """The next `times` GET bodies of `filename` stop after `after_bytes` (then wait for `hold`); closed."""
         with self._lock:
-            self._faults.append(_Fault(filename, after_bytes, times, ("GET",)))
-
-    def stall(self, filename: str, after_bytes: int) -> threading.Event:
-        """The next GET body of `filename` stops after `after_bytes` and hangs until the returned
-        event is set (at most a minute), then the socket closes: a download caught mid-file."""
-        hold = threading.Event()
-        with self._lock:
-            self._faults.append(_Fault(filename, after_bytes, 1, ("GET",), hold))
-        return hold
+            self._faults.append(_Fault(filename, after_bytes, times, ("GET",), hold))
 
     def drop(self, filename: str, *, times: int = 1, methods: tuple[str, ...] = ("GET",)) -> None:
         """The next `times` requests for `filename` have their connection closed unanswered."""
@@ -334,10 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
             while budget > 0 and (chunk := stream.read(min(1 << 16, budget))):
                 self.wfile.write(chunk)
                 budget -= len(chunk)
-        if cut is not None and cut.hold is not None:
-            self.wfile.flush()
-            cut.hold.wait(60)
         if cut is not None:
+            _ = cut.hold is not None and cut.hold.wait(60)  # a download caught mid-file, until let go
             self.close_connection = True  # the client is still owed bytes: it sees a short body
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes | None, length: int = 0) -> None:

@@ -68,7 +68,8 @@ def test_apply_downloads_the_local_model_and_infer_streams_what_transformers_gen
             "HF_HUB_DISABLE_TELEMETRY": "1",
         }
         # The weights stop a third of the way until apply has shown that much: the progress is real.
-        release = hub.stall("model.safetensors", after_bytes=weights // 3)
+        release = threading.Event()
+        hub.cut("model.safetensors", after_bytes=weights // 3, hold=release)
         apply = subprocess.Popen(
             _cli("apply"), env=process_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -260,7 +261,8 @@ def test_the_stand_in_is_served_when_asked_without_a_request_to_the_hub(emulator
 def test_a_download_killed_with_the_emulator_resumes_in_the_next_one(tmp_path, hub, repos):
     cache = tmp_path / "cache"
     stalled_at = 3 * 1024 * 1024 + 5
-    release = hub.stall(WEIGHTS, after_bytes=stalled_at)
+    release = threading.Event()
+    hub.cut(WEIGHTS, after_bytes=stalled_at, hold=release)
     blobs = cache / "models--llm-twin--midsize" / "blobs"
     try:
         with running_emulator(tmp_path / "first", **hub_env(cache)) as first:
