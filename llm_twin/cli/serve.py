@@ -7,6 +7,7 @@ started), 1 when the endpoint cannot be reached at start, 130 after Ctrl-C.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,8 @@ def serve(
 
     from llm_twin.gateway import GatewayConfig, create_app
     from llm_twin.gateway.limits import ConnectionLimits, reserve_descriptors, uvicorn_options
-    from llm_twin.gateway.token import gateway_token
+    from llm_twin.gateway.login import CODE_TTL, LoginCodes, RedactLoginCodes
+    from llm_twin.gateway.token import gateway_token, is_loopback
 
     limits = ConnectionLimits(
         settings.gateway.header_timeout, settings.gateway.body_timeout, settings.gateway.max_connections
@@ -84,15 +86,28 @@ def serve(
     )
     deployment = Deployment(settings)
     state = deployment.endpoint_state()
-    config = GatewayConfig(token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes)
+    # A login link only where nobody else can reach the port first.
+    login = LoginCodes() if is_loopback(host) else None
+    config = GatewayConfig(
+        token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes, login=login
+    )
     # One boto3 client for all requests (it is thread-safe); a payload per request.
     app = create_app(config, base.copy, endpoint_health(deployment))
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"» endpoint {state.name} is {state.status}")
     click.echo(f"» chat page and streams on http://{shown_host}:{port}/ (Ctrl-C stops)")
+    if login is not None:
+        # The one place the code is ever shown: the access log redacts it.
+        click.echo(
+            f"» open the chat page with http://{shown_host}:{port}/?login={login.new_code()} "
+            f"(works once, within {CODE_TTL / 60:g} minutes)"
+        )
+    else:
+        click.echo("» the chat page asks for the bearer token (GATEWAY_TOKEN): no login link off loopback")
     if token.generated_file is not None:
         click.echo(
-            f"» bearer token generated for this run, in {token.generated_file} (GATEWAY_TOKEN sets one)"
+            f"» bearer token for API clients generated for this run, in {token.generated_file} "
+            "(GATEWAY_TOKEN sets one)"
         )
     origins = ", ".join(settings.gateway.cors_origins) or "none (same origin only)"
     click.echo(
@@ -102,4 +117,5 @@ def serve(
         f"» headers within {limits.header_timeout:g} s, bodies within {limits.body_timeout:g} s, "
         f"at most {limits.max_connections} connections"
     )
+    logging.getLogger("uvicorn.access").addFilter(RedactLoginCodes())
     uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(limits))

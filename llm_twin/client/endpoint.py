@@ -8,6 +8,8 @@ calls in `llm_twin.client.async_`; this module moves bytes:
         .inference()        -> str          InvokeEndpoint, the generated text
         .stream()           -> TokenEvent..., GenerationResult
         .chat(messages)     -> ChatResult   (or ChatDelta..., ChatResult with stream=True)
+        .invoke_body(body)  -> bytes        InvokeEndpoint with `body` as given (the gateway's relay)
+        .stream_body(body)  -> bytes...     the same, streamed: the container's bytes as they arrive
         .submit_async(...), .wait_async(...)   InvokeEndpointAsync through S3
 
 Streams are read with a read timeout longer than the gap between tokens and with
@@ -225,6 +227,19 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
                 finish_reason = delta.finish_reason or finish_reason
                 yield delta
         yield ChatResult("".join(contents), finish_reason)
+
+    # -- a body sent as it is ----------------------------------------------------------------------
+
+    def invoke_body(self, body: Mapping[str, Any]) -> bytes:
+        """InvokeEndpoint with `body` exactly as given (no default payload, no details): the
+        container's answer. A refusal raises as any call does; `container_answer` recovers the
+        container's own status and body from it."""
+        return self._invoke(body)
+
+    def stream_body(self, body: Mapping[str, Any]) -> Generator[bytes]:
+        """InvokeEndpointWithResponseStream with `body` exactly as given: the container's bytes
+        as SageMaker hands them over (cut anywhere), closed however reading ends."""
+        return self._stream_parts(body)
 
     # -- transport --------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from llm_twin.errors import (
 
 __all__ = [
     "THROTTLING_CODES",
+    "container_answer",
     "VALIDATION_CODES",
     "describe_error",
     "error_code",
@@ -72,6 +73,19 @@ def invocation_error(
     if code == "ModelNotReadyException":
         return EndpointNotReadyError(f"endpoint {endpoint_name!r} is not ready: {message}")
     return _generic(exc, endpoint_name)
+
+
+def container_answer(exc: BaseException) -> tuple[int, str] | None:
+    """The model container's own HTTP status and body behind an invocation's ModelError (SageMaker
+    relays both as OriginalStatusCode and OriginalMessage); None for any other failure."""
+    cause = exc.__cause__
+    if not isinstance(cause, ClientError) or error_code(cause) != "ModelError":
+        return None
+    status = cause.response.get("OriginalStatusCode")
+    body = cause.response.get("OriginalMessage")
+    if isinstance(status, int) and 400 <= status < 600 and isinstance(body, str):
+        return status, body
+    return None
 
 
 def describe_error(exc: ClientError, endpoint_name: str) -> AwsError:

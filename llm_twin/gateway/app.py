@@ -1,29 +1,32 @@
-"""The SSE gateway: browsers stream tokens; the AWS credentials stay on the server.
+"""The gateway: TGI's and OpenAI's HTTP API in front of a SageMaker endpoint; the AWS key stays here.
 
-SageMaker's streaming API needs SigV4, which a browser cannot do without holding an AWS
-key. This app holds the key (inside the injected inference client) and offers:
+SageMaker's API needs SigV4, which neither a browser nor a TGI client can do without holding an
+AWS key. This app holds the key (inside the injected inference client) and offers TGI 3.3's
+routes, so huggingface_hub, text-generation and the openai SDK work unchanged:
 
     GET  /                       the chat page (static files, no external CDN)
     GET  /health                 the endpoint's status; 200 when InService, else 503
-    POST /generate_stream        TGI's body in, TGI's SSE out
-    POST /v1/chat/completions    OpenAI's body in, chat.completion.chunk SSE (or one JSON)
+    POST /                       TGI's compat route: `stream` false -> a JSON array, true -> SSE
+    POST /generate               one JSON answer        POST /generate_stream    SSE
+    POST /v1/chat/completions    the Messages API: one chat.completion, or chunks then [DONE]
+    POST /login, GET /session    the page's one-time login link and its cookie (login.py)
 
-The POST routes need `Authorization: Bearer <token>` (compared in constant time; 401
-with `WWW-Authenticate: Bearer` otherwise), `Content-Type: application/json` (so a
-cross-origin page can only send them after a CORS preflight), and a body no larger than
-the limit, counted while it arrives (413 even without a Content-Length). The page and
-`/health` are open: they carry no secret and spend no invocation.
+A body is checked as TGI checks it (payloads.py) and sent on unchanged; the endpoint's answer
+comes back as it was written. The POST routes need `Authorization: Bearer <token>` (compared in
+constant time) or the page's session cookie; `Content-Type: application/json` (so a cross-origin
+page can only send them after a CORS preflight); and a body no larger than the limit, counted
+while it arrives. The page and /health are open: they carry no secret and spend nothing.
 
 Transport stays outside: `create_app` takes factories for the inference client and the
 endpoint's health, so tests pass real clients on the emulator and `llm-twin serve` passes
-clients built from the settings. The gateway knows nothing of how the endpoint was
-deployed: `EndpointHealth` is all /health needs.
+clients built from the settings.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,27 +36,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from llm_twin.client.endpoint import ChatResult, LLMInferenceSagemakerEndpoint
-from llm_twin.client.stream import ChatDelta, TokenEvent
+from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin.config import Secret
 from llm_twin.errors import GatewayRequestError, LlmTwinError, SettingsError
-from llm_twin.gateway import framing
+from llm_twin.gateway import answers
+from llm_twin.gateway.answers import openai_answer, tgi_answer
+from llm_twin.gateway.login import LoginCodes, cookie_name
 from llm_twin.gateway.payloads import parse_chat, parse_generate, parse_json
-from llm_twin.gateway.relay import relay
 
 __all__ = ["EndpointHealth", "GatewayConfig", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-SSE_HEADERS = {
-    "Cache-Control": "no-cache",
-    # nginx and similar proxies buffer responses unless told not to; buffering would
-    # hold every token back until the end.
-    "X-Accel-Buffering": "no",
-}
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -72,6 +69,8 @@ class GatewayConfig:
     """Origins allowed cross-origin; ("*",) any; () same-origin only."""
     max_body_bytes: int = 262144
     """Largest request body read; more is 413."""
+    login: LoginCodes | None = None
+    """The page's one-time login codes (serve makes them on loopback only); None: the page asks for the token."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -89,17 +88,31 @@ class EndpointHealth:
     failure_reason: str | None = None
 
 
-def _check_token(request: Request, token: Secret) -> None:
-    """Return when the request carries the token; raise the 401 otherwise."""
-    header = request.headers.get("authorization", "")
+def _check_token(header: str, token: Secret) -> None:
+    """Return when `header` carries the token; raise the 401 otherwise."""
     scheme, _, given = header.partition(" ")
-    if not header:
-        raise GatewayRequestError(401, "missing Authorization: Bearer <token>")
     if scheme.lower() != "bearer" or not given.strip():
         raise GatewayRequestError(401, "expected Authorization: Bearer <token>")
     # Bytes, so a non-ASCII guess cannot make compare_digest raise; constant time either way.
     if not hmac.compare_digest(given.strip().encode(), token.value.encode()):
         raise GatewayRequestError(401, "the bearer token is not valid")
+
+
+def _authorize(request: Request, config: GatewayConfig) -> None:
+    """The bearer token when one is sent, else the page's session cookie; 401 without either."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        _check_token(header, config.token)
+        return
+    session = request.cookies.get(cookie_name(request.url.port))
+    if config.login is not None and config.login.signed_in(session):
+        # SameSite=Strict already keeps the cookie off cross-site requests; a foreign Origin
+        # (another site's fetch, an old browser) is refused as well.
+        origin = request.headers.get("origin")
+        if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+            raise GatewayRequestError(403, f"the session cookie is not accepted from origin {origin!r}")
+        return
+    raise GatewayRequestError(401, "missing Authorization: Bearer <token> (or the chat page's login)")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -129,118 +142,92 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(received)
 
 
-# 422 is TGI's own `validation`: a body the gateway refuses reads like one the endpoint refuses.
-ERROR_TYPES = {
-    401: "unauthorized",
-    408: "request_timeout",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation",
-}
-
-
-def _refusal(exc: GatewayRequestError) -> JSONResponse:
-    """A refused request, in TGI's error shape (which OpenAI's clients also print)."""
-    error_type = ERROR_TYPES.get(exc.status, "invalid_request")
-    # RFC 6750: a 401 names the scheme the client should use.
-    headers = {"WWW-Authenticate": 'Bearer realm="llm-twin"'} if exc.status == 401 else None
-    return JSONResponse(
-        {"error": str(exc), "error_type": error_type}, status_code=exc.status, headers=headers
-    )
-
-
-_NOTHING = object()
-
-
-async def _first(events: AsyncIterator[Any]) -> Any:
-    """The stream's first event (`_NOTHING` when it is empty); an error before it raises here."""
-    async for event in events:
-        return event
-    return _NOTHING
-
-
-def _sse(
-    first: Any,
-    events: AsyncGenerator[Any, None],
-    frame: Callable[[Any], bytes | None],
-    error_payload: Callable[[LlmTwinError], dict[str, Any]],
-) -> StreamingResponse:
-    """Each event framed and sent as soon as it arrives; a failure becomes a last error event."""
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            event = first
-            while event is not _NOTHING:
-                data = frame(event)
-                if data is not None:
-                    yield data
-                event = await anext(events, _NOTHING)
-        except LlmTwinError as exc:
-            yield framing.error_frame(error_payload(exc))
-        finally:
-            await events.aclose()
-
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
 def create_app(
     config: GatewayConfig,
     new_client: Callable[[], LLMInferenceSagemakerEndpoint],
     endpoint_health: Callable[[], EndpointHealth],
 ) -> Starlette:
-    """The ASGI app. `new_client` gives a client per request (a client's payload is per call);
-    `endpoint_health` is called (in a worker thread) for each GET /health."""
+    """The ASGI app. `new_client` gives a client per request; `endpoint_health` is called (in a
+    worker thread) for each GET /health."""
 
     async def guarded_json(request: Request) -> Any:
-        _check_token(request, config.token)
+        _authorize(request, config)
         return parse_json(await _read_body(request, config.max_body_bytes))
 
-    async def generate_stream(request: Request) -> Response:
+    async def relay_generate(request: Request, *, stream: bool | None, compat: bool) -> Response:
         try:
-            parsed = parse_generate(await guarded_json(request))
+            parsed = parse_generate(await guarded_json(request), stream=stream)
         except GatewayRequestError as exc:
-            return _refusal(exc)
+            return tgi_answer(exc)
+        body = parsed.body
+        if not compat:
+            # /generate and /generate_stream return only the new text unless asked (POST / decides
+            # by the model's pipeline tag, at the endpoint). Without `parameters`, TGI's defaults.
+            body["parameters"] = body.get("parameters", {"do_sample": True})
+            if body["parameters"].get("return_full_text") is None:
+                body["parameters"]["return_full_text"] = False
         client = new_client()
-        client.set_payload(parsed.inputs, parsed.parameters)
-        events = relay(client.stream())
+        if parsed.stream:
+            return await answers.generate_stream(client, body)
         try:
-            first = await _first(events)
+            raw = await run_in_threadpool(client.invoke_body, body)
         except LlmTwinError as exc:
-            return JSONResponse(framing.tgi_error(exc), status_code=framing.error_status(exc))
-        # The closing GenerationResult is not sent: TGI's last event already carries its text.
-        return _sse(
-            first,
-            events,
-            lambda event: framing.token_frame(event) if isinstance(event, TokenEvent) else None,
-            framing.tgi_error,
-        )
+            return tgi_answer(exc)
+        if compat:
+            return Response(raw, media_type="application/json")
+        answer = json.loads(raw)  # TGI's /invocations answers a generate body as a list of one
+        return JSONResponse(answer[0] if isinstance(answer, list) and answer else answer)
+
+    async def compat_generate(request: Request) -> Response:
+        return await relay_generate(request, stream=None, compat=True)
+
+    async def generate(request: Request) -> Response:
+        return await relay_generate(request, stream=False, compat=False)
+
+    async def generate_stream(request: Request) -> Response:
+        return await relay_generate(request, stream=True, compat=False)
 
     async def chat_completions(request: Request) -> Response:
         try:
             parsed = parse_chat(await guarded_json(request))
         except GatewayRequestError as exc:
-            return _refusal(exc)
+            return openai_answer(exc)
         client = new_client()
-        identity = framing.ChatStreamIdentity(model=client.endpoint_name)
-        if not parsed.stream:
-            try:
-                # A lambda picks chat()'s non-streaming overload, which a bound method passed on cannot.
-                result = await run_in_threadpool(lambda: client.chat(parsed.messages, **parsed.parameters))
-            except LlmTwinError as exc:
-                return JSONResponse(framing.chat_error(exc), status_code=framing.error_status(exc))
-            return JSONResponse(framing.chat_completion(identity, result.content, result.finish_reason))
-        events = relay(client.chat(parsed.messages, stream=True, **parsed.parameters))
+        if parsed.stream:
+            return await answers.chat_stream(client, parsed.body)
         try:
-            first = await _first(events)
+            raw = await run_in_threadpool(client.invoke_body, parsed.body)
         except LlmTwinError as exc:
-            return JSONResponse(framing.chat_error(exc), status_code=framing.error_status(exc))
+            return openai_answer(exc)
+        return Response(raw, media_type="application/json")
 
-        def frame(event: ChatDelta | ChatResult) -> bytes:
-            if isinstance(event, ChatDelta):
-                return framing.chat_chunk(identity, event)
-            return framing.DONE  # the closing ChatResult
+    async def login(request: Request) -> Response:
+        if config.login is None:
+            return tgi_answer(
+                GatewayRequestError(403, "login links are off: this gateway is not on loopback")
+            )
+        try:
+            body = parse_json(await _read_body(request, 1024))
+            code = body.get("code") if isinstance(body, dict) else None
+            if not isinstance(code, str):
+                raise GatewayRequestError(422, 'the body must be {"code": "<the code of the login link>"}')
+        except GatewayRequestError as exc:
+            return tgi_answer(exc)
+        session = config.login.redeem(code)
+        if session is None:
+            message = "this login link was used already or has expired: restart `llm-twin serve` for a new one, or enter the gateway token"
+            return tgi_answer(GatewayRequestError(403, message))
+        response = Response(status_code=204)
+        response.set_cookie(
+            cookie_name(request.url.port), session, httponly=True, samesite="strict", path="/"
+        )
+        return response
 
-        return _sse(first, events, frame, framing.chat_error)
+    async def session(request: Request) -> Response:
+        signed_in = config.login is not None and config.login.signed_in(
+            request.cookies.get(cookie_name(request.url.port))
+        )
+        return JSONResponse({"signed_in": signed_in, "login_links": config.login is not None})
 
     async def health(request: Request) -> Response:
         try:
@@ -267,17 +254,21 @@ def create_app(
                 allow_origins=list(config.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
-                # The token travels in a header, not a cookie: credentials mode is never
-                # needed, and leaving it off is what makes "*" safe to offer.
+                # Other origins authenticate with the token in a header, never the page's cookie:
+                # credentials mode is never offered, which is what makes "*" safe.
                 allow_credentials=False,
                 max_age=600,
             )
         )
     routes = [
         Route("/", page, methods=["GET"]),
+        Route("/", compat_generate, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/generate", generate, methods=["POST"]),
         Route("/generate_stream", generate_stream, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/session", session, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(routes=routes, middleware=middleware)

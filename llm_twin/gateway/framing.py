@@ -1,77 +1,95 @@
-"""Server-sent event bytes for browsers (pure logic, no I/O).
+"""The bytes and error bodies the gateway answers with, as TGI 3.3 and OpenAI write them (pure logic).
 
-`/generate_stream` frames are TGI's own, so TGI clients (huggingface_hub, our
-`llm_twin.client.stream.tgi`) read the gateway as they read TGI. `/v1/chat/completions` frames are
-OpenAI's `chat.completion.chunk`s ending with `data: [DONE]`. A failure becomes one
-error event in the same shape TGI or OpenAI use, plus `partial_text`: the text the
-browser already has, so it can keep it.
+Events are relayed as the endpoint wrote them, one `data: <json>` line and a blank line each
+(axum 0.7's framing, with the space). What the gateway adds itself:
+
+    generate routes   an error is TGI's `{"error", "error_type"}`, as JSON before the stream
+                      (with its status) or as the stream's last event (no `[DONE]` follows, as on TGI)
+    /v1/chat/...      a refusal before the stream is OpenAI's `{"error": {"message", "type",
+                      "param", "code"}}`, so the openai SDK raises its class for the status with
+                      the message; an error inside the stream is TGI 3.x's
+                      `{"error": {"message", "http_status_code": 422}}`, then `data: [DONE]`
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from dataclasses import dataclass, field
+import re
 
 import msgspec
 
-from llm_twin.client.stream.chat import ChatDelta
-from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.errors import (
     GENERATION_ERRORS,
     AwsError,
     EndpointFailedError,
     EndpointNotFoundError,
     EndpointNotReadyError,
+    GatewayRequestError,
     InferenceError,
     LlmTwinError,
     OverloadedError,
     StreamTimeoutError,
     ValidationError,
 )
+from llm_twin.protocol import tgi
+from llm_twin.protocol.tgi import error_body
 
 __all__ = [
     "DONE",
-    "ChatStreamIdentity",
-    "chat_chunk",
-    "chat_completion",
-    "chat_error",
-    "error_frame",
+    "INCOMPLETE",
+    "chat_stream_error",
     "error_status",
     "error_type",
+    "event",
+    "openai_error",
     "tgi_error",
-    "token_frame",
 ]
 
 DONE = b"data: [DONE]\n\n"
+INCOMPLETE = "incomplete_generation"
+"""The error type of a stream cut short: both TGI clients raise IncompleteGenerationError for it."""
 _encode = msgspec.json.Encoder().encode
 _ERROR_TYPES = {cls: name for name, cls in GENERATION_ERRORS.items()}
+REFUSAL_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+}
+"""`error_type` of the gateway's own refusals; 422 is TGI's `validation`, so TGI clients raise ValidationError."""
 
 
-def _frame(data: bytes) -> bytes:
+def event(data: bytes | object) -> bytes:
+    """One server-sent event: `data` as it came (bytes), or encoded as JSON."""
     # JSON never holds a raw line break, so one `data:` line always carries the whole event.
-    return b"data: " + data + b"\n\n"
-
-
-def token_frame(event: TokenEvent) -> bytes:
-    """One TGI `generate_stream` event, as TGI writes it."""
-    return _frame(_encode(event))
+    raw = data if isinstance(data, bytes) else _encode(data)
+    return b"data: " + raw + b"\n\n"
 
 
 def error_type(exc: LlmTwinError) -> str:
-    """TGI's `error_type` for its own errors; a snake-case name for ours."""
+    """TGI's `error_type` for an error (a cut stream is `incomplete_generation`)."""
+    if isinstance(exc, GatewayRequestError):
+        return REFUSAL_TYPES.get(exc.status, "bad_request")
     for cls in type(exc).__mro__:
         if cls in _ERROR_TYPES:
             return _ERROR_TYPES[cls]
-    name = type(exc).__name__
+    if isinstance(exc, InferenceError):
+        return INCOMPLETE
+    name = type(exc).__name__.removesuffix("Error")
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def error_status(exc: LlmTwinError) -> int:
     """The HTTP status for an error before any token: the caller's fault, or which upstream failure."""
+    if isinstance(exc, GatewayRequestError):
+        return exc.status
     if isinstance(exc, ValidationError):
         return 422
-    if isinstance(exc, OverloadedError | EndpointNotReadyError | EndpointFailedError):
+    if isinstance(exc, OverloadedError):
+        return 429
+    if isinstance(exc, EndpointNotReadyError | EndpointFailedError):
         return 503
     if isinstance(exc, StreamTimeoutError):
         return 504
@@ -80,65 +98,30 @@ def error_status(exc: LlmTwinError) -> int:
     return 500
 
 
-def _partial(exc: LlmTwinError) -> str:
-    return exc.partial_text if isinstance(exc, InferenceError) else ""
+def tgi_error(message: str, kind: str) -> dict[str, str]:
+    """TGI's error body (and stream event)."""
+    return error_body(message, kind)
 
 
-def tgi_error(exc: LlmTwinError) -> dict[str, str]:
-    """TGI's error payload, plus the text generated before the failure."""
-    return {"error": str(exc), "error_type": error_type(exc), "partial_text": _partial(exc)}
+def _param(message: str) -> str | None:
+    # TGI's messages name the parameter first, in backticks ("`top_p` must be ..."); serde's
+    # name its path ("...target type: parameters.top_k: invalid type ...").
+    named = re.search(r"`(\w+)`", message) or re.search(r"target type: (?:\w+\.)?(\w+)", message)
+    return named.group(1) if named else None
 
 
-def chat_error(exc: LlmTwinError) -> dict[str, object]:
-    """OpenAI's error payload, plus the text generated before the failure."""
-    return {"error": {"message": str(exc), "type": error_type(exc)}, "partial_text": _partial(exc)}
-
-
-def error_frame(payload: dict[str, object]) -> bytes:
-    return _frame(_encode(payload))
-
-
-@dataclass(frozen=True)
-class ChatStreamIdentity:
-    """What every chunk of one chat completion repeats."""
-
-    model: str
-    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
-    created: int = field(default_factory=lambda: int(time.time()))
-
-
-def chat_chunk(identity: ChatStreamIdentity, delta: ChatDelta) -> bytes:
-    """One OpenAI `chat.completion.chunk` carrying `delta`."""
-    content: dict[str, str] = {}
-    if delta.role:
-        content["role"] = delta.role
-    if delta.content or not delta.role:
-        content["content"] = delta.content
-    chunk = {
-        "id": identity.id,
-        "object": "chat.completion.chunk",
-        "created": identity.created,
-        "model": identity.model,
-        "choices": [{"index": 0, "delta": content, "logprobs": None, "finish_reason": delta.finish_reason}],
-    }
-    return _frame(_encode(chunk))
-
-
-def chat_completion(
-    identity: ChatStreamIdentity, content: str, finish_reason: str | None
-) -> dict[str, object]:
-    """The non-streaming answer, `chat.completion`."""
+def openai_error(message: str, kind: str, status: int) -> dict[str, dict[str, str | None]]:
+    """OpenAI's error body: its `type` says whose fault, `code` keeps TGI's `error_type`."""
     return {
-        "id": identity.id,
-        "object": "chat.completion",
-        "created": identity.created,
-        "model": identity.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
-        ],
+        "error": {
+            "message": message,
+            "type": "invalid_request_error" if status < 500 else "server_error",
+            "param": _param(message) if status == 422 else None,
+            "code": kind,
+        }
     }
+
+
+def chat_stream_error(message: str) -> bytes:
+    """An error inside a chat stream, as TGI 3.x writes it (`http_status_code` is always 422 there)."""
+    return event(tgi.chat_stream_error(message))

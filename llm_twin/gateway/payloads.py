@@ -1,217 +1,319 @@
-"""What a browser may send the gateway, checked before any AWS call (pure logic).
+"""What a client may send the gateway: TGI's bodies, checked as TGI checks them (pure logic).
 
-A request the endpoint would refuse costs an invocation and a round trip, and its error
-arrives as an SSE event after a 200; checking here answers 400 or 422 at once, with one
-line naming the field and what is allowed. Only known parameters pass: the gateway
-spends the server's AWS credentials, so it forwards nothing it does not understand.
+TGI's router reads a body in two steps, and so does this module:
+- deserialization (serde): every known field must have its type, `null` allowed where TGI's
+  field is an Option; unknown fields are ignored, as serde ignores them. Here they are dropped,
+  so nothing the gateway does not understand reaches the endpoint;
+- validation: `llm_twin.protocol.tgi`'s checks (the one owner of TGI's rules), in TGI's order
+  and with TGI's words ("Input validation error: `top_p` must be > 0.0 and < 1.0").
+What depends on the endpoint's own limits (prompt length, `max_new_tokens` against
+MAX_TOTAL_TOKENS, `truncate`, `top_n_tokens`) is left to the endpoint, which answers as TGI.
+
+The gateway adds no parameter of its own: a body goes on as it came, less its unknown keys.
+A refusal is a `GatewayRequestError`: 400 for a body that is not JSON, 422 otherwise.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from llm_twin.errors import GatewayRequestError
 from llm_twin.protocol.text import json_text_problem
-from llm_twin.protocol.tgi import (
-    CHAT_TEMPERATURE,
-    CHAT_TOP_P,
-    MAX_NEW_TOKENS,
-    MAX_STOP_SEQUENCES,
-    OPENAI_PENALTY,
-    REPETITION_PENALTY,
-    SEED,
-    TEMPERATURE,
-    TOP_K,
-    TOP_P,
-    Interval,
-)
+from llm_twin.protocol.tgi import INPUT_VALIDATION, Limits, Sampling, parameter_problem, stream_problem
 
 __all__ = ["ChatRequest", "GenerateRequest", "parse_chat", "parse_generate", "parse_json"]
 
-MAX_NEW_TOKENS_LIMIT = 8192
-"""The gateway's own cap, far above what MAX_TOTAL_TOKENS allows on our endpoints; TGI enforces
-the real bound. Every other range is TGI's (`llm_twin.protocol.tgi`)."""
-CHAT_ROLES = ("system", "user", "assistant")
+DESERIALIZE = "Failed to deserialize the JSON body into the target type"
+"""axum's words for a body serde refuses (TGI answers them as plain text; the gateway as JSON)."""
+
+U32 = 2**32 - 1
+U64 = 2**64 - 1
+I32 = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """A TGI `generate_stream` call: the prompt and the parameters to forward."""
+    """A TGI generate body, checked: what goes to the endpoint, and whether it streams."""
 
-    inputs: str
-    parameters: dict[str, Any]
+    body: dict[str, Any]
+    stream: bool
 
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A `/v1/chat/completions` call, reduced to what the Messages API route reads."""
+    """A Messages API body, checked: what goes to the endpoint, and whether it streams."""
 
-    messages: list[dict[str, str]]
-    parameters: dict[str, Any]
-    """OpenAI-named sampling parameters (max_tokens, temperature, top_p, seed, stop)."""
+    body: dict[str, Any]
     stream: bool
 
 
-def _invalid(message: str) -> GatewayRequestError:
+def _refused(message: str) -> GatewayRequestError:
     return GatewayRequestError(422, message)
 
 
+def _wrong_type(where: str, value: object, expected: str) -> GatewayRequestError:
+    return _refused(f"{DESERIALIZE}: {where}: invalid type: {_json_kind(value)}, expected {expected}")
+
+
+def _json_kind(value: object) -> str:
+    """A JSON value named as serde names it in its messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{json.dumps(value)}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value, ensure_ascii=False)}"
+    return "sequence" if isinstance(value, list) else "map"
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json(body: bytes) -> Any:
-    """The body as JSON; 400 when it is not (a shape problem in valid JSON is a 422 later).
+    """The body as JSON; 400 when it is not (NaN and Infinity included, as serde_json refuses them).
 
     JSON that escapes a lone surrogate is a 422 here: the endpoint's tokenizer cannot
     encode it, and it is refused before it costs an invocation.
     """
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise GatewayRequestError(400, f"the body is not valid JSON: {exc}") from None
+        raise GatewayRequestError(400, f"Failed to parse the request body as JSON: {exc}") from None
     problem = json_text_problem(value)
     if problem:
-        raise _invalid(problem)
+        raise _refused(problem)
     return value
 
 
-def _integer(allowed: Interval) -> Callable[[str, Any], int]:
-    def check(name: str, value: Any) -> int:
-        if type(value) is not int or value not in allowed:
-            raise _invalid(f"{name} must be a whole number {allowed}, got {json.dumps(value)}")
-        return value
+# -- serde's types ---------------------------------------------------------------------------
 
-    return check
+Check = Callable[[str, Any], None]
 
 
-def _number(allowed: Interval, *, whole: bool = False) -> Callable[[str, Any], float | None]:
-    what = f"a whole number {allowed}, or null" if whole else f"a number {allowed}, or null"
+def _optional(check: Check) -> Check:
+    def optional(where: str, value: Any) -> None:
+        if value is not None:
+            check(where, value)
 
-    def check(name: str, value: Any) -> float | None:
-        if value is None:
-            return None
-        if (
-            type(value) not in (int, float)
-            or not math.isfinite(value)
-            or value not in allowed
-            or (whole and value != int(value))
-        ):
-            raise _invalid(f"{name} must be {what}, got {json.dumps(value)}")
-        number: float = value
-        return number
-
-    return check
+    return optional
 
 
-def _boolean(name: str, value: Any) -> bool:
+def _boolean(where: str, value: Any) -> None:
     if type(value) is not bool:
-        raise _invalid(f"{name} must be true or false, got {json.dumps(value)}")
-    return value
+        raise _wrong_type(where, value, "a boolean")
 
 
-def _stop(name: str, value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_STOP_SEQUENCES
-        or not all(isinstance(s, str) and s for s in value)
-    ):
-        raise _invalid(
-            f"{name} must be a non-empty string or a list of up to {MAX_STOP_SEQUENCES}, got {json.dumps(value)}"
+def _float(where: str, value: Any) -> None:
+    if type(value) not in (int, float):
+        raise _wrong_type(where, value, "f32")
+
+
+def _unsigned(bits_max: int, name: str) -> Check:
+    def check(where: str, value: Any) -> None:
+        if type(value) is not int:
+            raise _wrong_type(where, value, name)
+        if not 0 <= value <= bits_max:
+            raise _refused(f"{DESERIALIZE}: {where}: invalid value: integer `{value}`, expected {name}")
+
+    return check
+
+
+def _i32(where: str, value: Any) -> None:
+    if type(value) is not int:
+        raise _wrong_type(where, value, "i32")
+    if not -I32 - 1 <= value <= I32:
+        raise _refused(f"{DESERIALIZE}: {where}: invalid value: integer `{value}`, expected i32")
+
+
+def _string(where: str, value: Any) -> None:
+    if type(value) is not str:
+        raise _wrong_type(where, value, "a string")
+
+
+def _strings(where: str, value: Any) -> None:
+    if type(value) is not list:
+        raise _wrong_type(where, value, "a sequence")
+    for i, item in enumerate(value):
+        _string(f"{where}[{i}]", item)
+
+
+def _object(where: str, value: Any) -> None:
+    if type(value) is not dict:
+        raise _wrong_type(where, value, "a map")
+
+
+def _grammar(where: str, value: Any) -> None:
+    _object(where, value)
+    if value.get("type") not in ("json", "json_object", "regex"):
+        raise _refused(
+            f"{DESERIALIZE}: {where}.type: unknown variant {json.dumps(value.get('type'))}, "
+            "expected one of `json`, `json_object`, `regex`"
         )
-    return value
 
 
-_NEW_TOKENS = _integer(MAX_NEW_TOKENS.interval.capped(MAX_NEW_TOKENS_LIMIT))
-_SEED = _integer(SEED.interval)
-
-GENERATE_PARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    MAX_NEW_TOKENS.name: _NEW_TOKENS,
-    TEMPERATURE.name: _number(TEMPERATURE.interval),
-    TOP_P.name: _number(TOP_P.interval),
-    TOP_K.name: _number(TOP_K.interval, whole=True),
-    REPETITION_PENALTY.name: _number(REPETITION_PENALTY.interval),
+# TGI 3.3's `GenerateParameters` (router/src/lib.rs): each field and the type serde reads it as.
+GENERATE_FIELDS: dict[str, Check] = {
+    "best_of": _optional(_unsigned(U64, "usize")),
+    "temperature": _optional(_float),
+    "repetition_penalty": _optional(_float),
+    "frequency_penalty": _optional(_float),
+    "top_k": _optional(_i32),
+    "top_p": _optional(_float),
+    "typical_p": _optional(_float),
     "do_sample": _boolean,
-    SEED.name: _SEED,
-    "stop": _stop,
+    "max_new_tokens": _optional(_unsigned(U32, "u32")),
+    "return_full_text": _optional(_boolean),
+    "stop": _strings,
+    "truncate": _optional(_unsigned(U64, "usize")),
+    "watermark": _boolean,
     "details": _boolean,
-    "return_full_text": _boolean,
+    "decoder_input_details": _boolean,
+    "seed": _optional(_unsigned(U64, "u64")),
+    "top_n_tokens": _optional(_unsigned(U32, "u32")),
+    "grammar": _optional(_grammar),
+    "adapter_id": _optional(_string),
 }
-CHAT_PARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    "max_tokens": _NEW_TOKENS,
-    # The Messages API takes OpenAI's meanings: temperature 0 is greedy, top_p 1 no cut.
-    CHAT_TEMPERATURE.name: _number(CHAT_TEMPERATURE.interval),
-    CHAT_TOP_P.name: _number(CHAT_TOP_P.interval),
-    SEED.name: _SEED,
-    "stop": _stop,
-    "frequency_penalty": _number(OPENAI_PENALTY),
-    "presence_penalty": _number(OPENAI_PENALTY),
+
+# TGI 3.3's `ChatRequest`, less `messages` and `stream` (read apart).
+CHAT_FIELDS: dict[str, Check] = {
+    "model": _optional(_string),
+    "frequency_penalty": _optional(_float),
+    "logit_bias": _optional(lambda where, value: None),  # unused by TGI, any shape kept
+    "logprobs": _optional(_boolean),
+    "top_logprobs": _optional(_unsigned(U32, "u32")),
+    "max_tokens": _optional(_unsigned(U32, "u32")),
+    "max_completion_tokens": _optional(_unsigned(U32, "u32")),
+    "n": _optional(_unsigned(U32, "u32")),
+    "presence_penalty": _optional(_float),
+    "seed": _optional(_unsigned(U64, "u64")),
+    "temperature": _optional(_float),
+    "top_p": _optional(_float),
+    "tools": _optional(lambda where, value: _object(f"{where}[0]", value[0]) if value else None),
+    "tool_prompt": _optional(_string),
+    "tool_choice": lambda where, value: None,  # a string or an object; TGI reads either
+    "response_format": _optional(_grammar),
+    "stream_options": _optional(_object),
+    "stop": _optional(_strings),
+    "user": _optional(_string),
 }
-# Sent by OpenAI's clients but meaningless to one endpoint: accepted and dropped.
-CHAT_IGNORED = frozenset({"model", "user", "n", "stream_options"})
+MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 
 
-def _object(name: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise _invalid(
-            f"{name} must be a JSON object, got {type(value).__name__ if value is not None else 'null'}"
+def _known(raw: Mapping[str, Any], fields: Mapping[str, Check], where: str) -> dict[str, Any]:
+    """The known fields of `raw`, each of its type; the rest dropped, as serde ignores them."""
+    kept = {}
+    for name, check in fields.items():
+        if name in raw:
+            check(f"{where}{name}", raw[name])
+            kept[name] = raw[name]
+    return kept
+
+
+# -- TGI's validation --------------------------------------------------------------------------
+
+LAUNCHER_LIMITS = Limits(max_input_tokens=0, max_total_tokens=0)
+"""TGI's launcher defaults for the checks that need no tokenizer (stop sequences, top_n_tokens);
+the token counts are the endpoint's to check, and `parameter_problem` does not read them."""
+
+
+def _validate(sampling: Sampling) -> None:
+    """TGI's checks that hold on every endpoint, in the order its `validate()` runs them."""
+    problem = parameter_problem(sampling, LAUNCHER_LIMITS)
+    if problem:
+        raise _refused(INPUT_VALIDATION + problem)
+
+
+def parse_generate(body: Any, *, stream: bool | None = None) -> GenerateRequest:
+    """TGI's `{"inputs", "parameters", "stream"}`; `stream` forces the route's own answer kind
+    (`/generate_stream` always streams, `/generate` never), None lets the body's `stream` say."""
+    _object("the body", body)
+    if "inputs" not in body:
+        raise _refused(f"{DESERIALIZE}: missing field `inputs`")
+    _string("inputs", body["inputs"])
+    if stream is None:
+        stream = body.get("stream", False)
+        _boolean("stream", stream)
+    raw = body.get("parameters")
+    relayed: dict[str, Any] = {"inputs": body["inputs"]}
+    if raw is not None:
+        _object("parameters", raw)
+        parameters = _known(raw, GENERATE_FIELDS, "parameters.")
+        if stream:
+            problem = stream_problem(
+                best_of=parameters.get("best_of"),
+                decoder_input_details=bool(parameters.get("decoder_input_details")),
+            )
+            if problem:
+                raise _refused(INPUT_VALIDATION + problem)
+        _validate(
+            Sampling(
+                best_of=parameters.get("best_of"),
+                do_sample=bool(parameters.get("do_sample")),
+                temperature=parameters.get("temperature"),
+                repetition_penalty=parameters.get("repetition_penalty"),
+                frequency_penalty=parameters.get("frequency_penalty"),
+                top_k=parameters.get("top_k"),
+                top_p=parameters.get("top_p"),
+                typical_p=parameters.get("typical_p"),
+                max_new_tokens=parameters.get("max_new_tokens"),
+                stop_count=len(parameters.get("stop") or ()),
+                seed=parameters.get("seed"),
+                top_n_tokens=parameters.get("top_n_tokens"),
+            )
         )
-    return value
+        relayed["parameters"] = parameters
+    if not body["inputs"]:
+        raise _refused(f"{INPUT_VALIDATION}`inputs` cannot be empty")
+    relayed["stream"] = stream
+    return GenerateRequest(relayed, stream)
 
 
-def _parameters(
-    raw: Mapping[str, Any], allowed: Mapping[str, Callable[[str, Any], Any]], where: str
-) -> dict[str, Any]:
-    checked = {}
-    for key, value in raw.items():
-        check = allowed.get(key)
-        if check is None:
-            raise _invalid(f"unknown {where} {key!r}; allowed: {', '.join(allowed)}")
-        checked[key] = check(key, value)
-    return checked
-
-
-def parse_generate(body: Any) -> GenerateRequest:
-    """TGI's body: `{"inputs": str, "parameters": {...}}`; `stream` may be true or absent."""
-    body = _object("the body", body)
-    unknown = set(body) - {"inputs", "parameters", "stream"}
-    if unknown:
-        raise _invalid(f"unknown field {sorted(unknown)[0]!r}; allowed: inputs, parameters, stream")
-    inputs = body.get("inputs")
-    if not isinstance(inputs, str) or not inputs.strip():
-        raise _invalid("inputs must be a non-empty string (the prompt)")
-    if body.get("stream", True) is not True:
-        raise _invalid("stream must be true on /generate_stream (it always streams)")
-    raw_parameters = body.get("parameters")
-    parameters = _parameters(
-        _object("parameters", {} if raw_parameters is None else raw_parameters),
-        GENERATE_PARAMETERS,
-        "parameter",
-    )
-    return GenerateRequest(inputs, parameters)
+def _message(where: str, message: Any) -> dict[str, Any]:
+    _object(where, message)
+    if "role" not in message:
+        raise _refused(f"{DESERIALIZE}: {where}: missing field `role`")
+    _string(f"{where}.role", message["role"])
+    content = message.get("content")
+    if content is not None and type(content) not in (str, list):
+        raise _wrong_type(f"{where}.content", content, "a string or a sequence of chunks")
+    return {key: message[key] for key in MESSAGE_FIELDS if key in message}
 
 
 def parse_chat(body: Any) -> ChatRequest:
-    """OpenAI's chat body: `messages` plus sampling fields; `stream` picks SSE or one JSON answer."""
-    body = _object("the body", body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _invalid("messages must be a non-empty list of {role, content} objects")
-    checked_messages = []
-    for i, message in enumerate(messages):
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in CHAT_ROLES
-            or not isinstance(message.get("content"), str)
-            or set(message) - {"role", "content", "name"}
-        ):
-            raise _invalid(
-                f"messages[{i}] must be an object with role ({', '.join(CHAT_ROLES)}) and string content"
-            )
-        checked_messages.append({"role": message["role"], "content": message["content"]})
+    """The Messages API's body (TGI's `ChatRequest`); `stream` picks SSE or one JSON answer."""
+    _object("the body", body)
+    if "messages" not in body:
+        raise _refused(f"{DESERIALIZE}: missing field `messages`")
+    messages = body["messages"]
+    if type(messages) is not list:
+        raise _wrong_type("messages", messages, "a sequence")
+    if not messages:
+        raise _refused(f"{INPUT_VALIDATION}`messages` cannot be empty")
+    relayed: dict[str, Any] = {"messages": [_message(f"messages[{i}]", m) for i, m in enumerate(messages)]}
     stream = body.get("stream", False)
     _boolean("stream", stream)
-    rest = {k: v for k, v in body.items() if k not in {"messages", "stream", *CHAT_IGNORED}}
-    return ChatRequest(checked_messages, _parameters(rest, CHAT_PARAMETERS, "field"), stream)
+    relayed.update(_known(body, CHAT_FIELDS, ""))
+    temperature = relayed.get("temperature")
+    # TGI's chat route: temperature 0 is greedy decoding; any other goes to validation.
+    _validate(
+        Sampling(
+            do_sample=temperature != 0,
+            temperature=None if temperature == 0 else temperature,
+            frequency_penalty=relayed.get("frequency_penalty"),
+            top_p=relayed.get("top_p"),
+            max_new_tokens=relayed.get("max_tokens", relayed.get("max_completion_tokens")),
+            stop_count=len(relayed.get("stop") or ()),
+            seed=relayed.get("seed"),
+            top_n_tokens=relayed.get("top_logprobs"),
+        )
+    )
+    relayed["stream"] = stream
+    return ChatRequest(relayed, stream)

@@ -23,7 +23,7 @@ from tests.support.inference import inference_endpoint
 
 TOKEN = "test-gateway-token-0123456789"
 ALLOWED_ORIGIN = "http://allowed.example:3000"
-MAX_BODY = 4096
+MAX_BODY = 32768
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,48 @@ def sse_data(response: http.client.HTTPResponse) -> Iterator[str]:
         line = raw.decode().rstrip("\r\n")
         if line.startswith("data:"):
             yield line[5:].removeprefix(" ")
+
+
+# -- the clients people use, and the endpoint they are compared with ----------------------------
+
+PROMPT = "Write a haiku about the cloud"
+UNICODE_PROMPT = "東京の桜と富士山 🌸🗻👩‍💻 — café, cafe\u0301, naïve, Ångström: "
+"""CJK, emoji (a ZWJ sequence included), precomposed and combining accents."""
+LONG_PROMPT = "The quick brown fox jumps over the lazy dog. " * 40
+"""Several hundred tokens: `truncate` cuts it to its last N."""
+TOO_LONG_PROMPT = "word " * 2500
+"""More tokens than the endpoint's MAX_INPUT_TOKENS (2048), in fewer bytes than MAX_BODY."""
+
+
+def endpoint_answer(deployment: Deployment, body: dict[str, object]) -> object:
+    """The endpoint's own JSON answer to `body`, sent unchanged through InvokeEndpoint: the reference."""
+    runtime = inference_endpoint(deployment.settings).client
+    response = runtime.invoke_endpoint(
+        EndpointName=deployment.settings.names.endpoint, Body=json.dumps(body), ContentType="application/json"
+    )
+    return json.loads(response["Body"].read())
+
+
+def endpoint_events(deployment: Deployment, body: dict[str, object]) -> list[dict[str, object]]:
+    """The endpoint's own stream events for `body` (sent unchanged), each event's JSON."""
+    runtime = inference_endpoint(deployment.settings).client
+    response = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=deployment.settings.names.endpoint,
+        Body=json.dumps({**body, "stream": True}),
+        ContentType="application/json",
+    )
+    raw = b"".join(event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event)
+    events = []
+    for line in raw.decode().splitlines():
+        data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+        if data and data != "[DONE]":
+            events.append(json.loads(data))
+    return events
+
+
+class StreamBrokenAfterThreeParts(LLMInferenceSagemakerEndpoint):
+    """The real endpoint, asked (through the emulator's CustomAttributes knob) to break every
+    stream with SageMaker's ModelStreamError after its third PayloadPart."""
+
+    def _arguments(self, payload):  # type: ignore[no-untyped-def]
+        return {**super()._arguments(payload), "CustomAttributes": "llm-twin-fault=model_stream_error@3"}

@@ -1,7 +1,9 @@
 // The chat page: POSTs to the gateway with fetch() and renders tokens as they arrive.
-// EventSource cannot POST or send an Authorization header, so the SSE stream is read
-// with a ReadableStream reader and parsed here. The token stays in this tab only
-// (sessionStorage), never in localStorage or a cookie.
+// EventSource cannot POST, so the SSE stream is read with a ReadableStream reader and parsed
+// here. Signing in: on loopback `llm-twin serve` prints a one-time login link (/?login=CODE);
+// the page trades the code for an HttpOnly session cookie (POST /login) that the browser
+// then sends by itself. Otherwise a typed token stays in this tab only (sessionStorage).
+// With the Messages API the page keeps the conversation and sends all of it each time.
 "use strict";
 
 const TOKEN_KEY = "llm-twin-gateway-token";
@@ -48,6 +50,8 @@ class SseParser {
 
 const $ = (id) => document.getElementById(id);
 let controller = null;
+let signedIn = false;
+const turns = []; // the Messages API conversation: {role, content}, turns that succeeded
 
 function setStatus(state, message) {
   const status = $("status");
@@ -55,12 +59,43 @@ function setStatus(state, message) {
   status.textContent = message;
 }
 
-function requestFor(api, prompt) {
+function showSignedIn(yes) {
+  signedIn = yes;
+  $("signed-in").hidden = !yes;
+  $("token-form").hidden = yes;
+}
+
+// A turn of the conversation; the newest assistant text is #output.
+function addTurn(role, text) {
+  const turn = document.createElement("div");
+  turn.className = `turn ${role}`;
+  const label = document.createElement("div");
+  label.className = "role";
+  label.textContent = role === "user" ? "You" : "LLM Twin";
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text;
+  if (role === "assistant") {
+    const previous = $("output");
+    if (previous) previous.removeAttribute("id");
+    body.id = "output";
+  }
+  turn.append(label, body);
+  $("conversation").append(turn);
+  return turn;
+}
+
+function clearConversation() {
+  turns.length = 0;
+  $("conversation").replaceChildren();
+}
+
+function requestFor(api, messages, prompt) {
   const maxNewTokens = parseInt($("max-new-tokens").value, 10);
   const temperature = parseFloat($("temperature").value);
   const seed = $("seed").value === "" ? null : parseInt($("seed").value, 10);
   if (api === "chat") {
-    const body = { messages: [{ role: "user", content: prompt }], stream: true };
+    const body = { messages, stream: true };
     if (maxNewTokens > 0) body.max_tokens = maxNewTokens;
     if (!Number.isNaN(temperature)) body.temperature = temperature;
     if (seed !== null) body.seed = seed;
@@ -79,7 +114,7 @@ function requestFor(api, prompt) {
 function readEvent(api, data) {
   if (data === "[DONE]") return { text: "", done: true };
   const event = JSON.parse(data);
-  if (event.error !== undefined) {
+  if (event.error !== undefined && event.error !== null) {
     const message = typeof event.error === "string" ? event.error : event.error.message;
     throw new Error(message);
   }
@@ -102,42 +137,53 @@ async function errorMessage(response) {
   }
 }
 
+function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("token").value = "";
+  showSignedIn(false);
+  $("token").focus();
+}
+
 async function send(event) {
   event.preventDefault();
   const token = $("token").value.trim();
   const prompt = $("prompt").value;
-  if (!token) {
-    setStatus("error", "Enter the gateway token first.");
+  if (!signedIn && !token) {
+    setStatus("error", "Enter the gateway token first (or open the login link `llm-twin serve` printed).");
     $("token").focus();
     return;
   }
   if (!prompt.trim()) {
-    setStatus("error", "Enter a prompt.");
+    setStatus("error", "Enter a message.");
     return;
   }
-  sessionStorage.setItem(TOKEN_KEY, token);
+  const headers = { "Content-Type": "application/json" };
+  if (!signedIn) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    headers.Authorization = `Bearer ${token}`;
+  }
   const api = $("api").value;
-  const { url, body } = requestFor(api, prompt);
+  if (api !== "chat") clearConversation();
+  const messages = [...turns, { role: "user", content: prompt }];
+  const { url, body } = requestFor(api, messages, prompt);
+  const userTurn = addTurn("user", prompt);
+  const assistantTurn = addTurn("assistant", "");
   const output = $("output");
-  output.textContent = "";
   controller = new AbortController();
   $("send").disabled = true;
   $("stop").disabled = false;
   setStatus("waiting", "Waiting for the first token…");
   let tokens = 0;
+  let finished = false;
   try {
     const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      headers,
       body: JSON.stringify(body),
       signal: controller.signal,
     });
     if (!response.ok) {
-      if (response.status === 401) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        $("token").value = "";
-        $("token").focus();
-      }
+      if (response.status === 401) forgetToken();
       throw new Error(await errorMessage(response));
     }
     const reader = response.body.getReader();
@@ -163,6 +209,7 @@ async function send(event) {
     }
     if (done) {
       await reader.cancel().catch(() => {});
+      finished = true;
       setStatus("done", `Done: ${tokens} tokens.`);
     } else {
       setStatus("error", "The stream ended before the generation finished; the text above is what arrived.");
@@ -175,6 +222,42 @@ async function send(event) {
     $("send").disabled = false;
     $("stop").disabled = true;
   }
+  if (finished && api === "chat") {
+    turns.push({ role: "user", content: prompt }, { role: "assistant", content: output.textContent });
+    $("prompt").value = "";
+  } else if (!finished) {
+    // Shown, but not sent again: the next message goes after the last turn that succeeded.
+    userTurn.classList.add("failed");
+    assistantTurn.classList.add("failed");
+  }
+}
+
+// The login link's code is traded once for the session cookie, and taken out of the address bar.
+async function signIn() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get("login");
+  if (code === null) {
+    try {
+      const session = await (await fetch("/session")).json();
+      showSignedIn(session.signed_in === true);
+    } catch (_) {
+      showSignedIn(false);
+    }
+    return;
+  }
+  window.history.replaceState(null, "", location.pathname);
+  const response = await fetch("/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
+  if (response.ok) {
+    showSignedIn(true);
+    setStatus("idle", "Signed in. Ready.");
+  } else {
+    showSignedIn(false);
+    setStatus("error", `The login link did not work: ${await errorMessage(response)}`);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -185,4 +268,10 @@ document.addEventListener("DOMContentLoaded", () => {
     $("prompt").focus();
   });
   $("stop").addEventListener("click", () => controller && controller.abort());
+  $("new-chat").addEventListener("click", () => {
+    clearConversation();
+    setStatus("idle", "Ready.");
+  });
+  $("api").addEventListener("change", clearConversation);
+  signIn();
 });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,18 +18,18 @@ from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin.client.stream.chat import parse_chat_stream
 from llm_twin.client.stream.tgi import parse_generate_stream
 from llm_twin.control.deploy.deployment import Deployment
-from llm_twin.errors import ModelStreamError
 from llm_twin_local.aws.daemon import free_port
 from tests.support.gateway import (
     ALLOWED_ORIGIN,
     MAX_BODY,
     TOKEN,
     Gateway,
+    endpoint_answer,
+    endpoint_events,
     gateway_app,
     serving,
     sse_data,
 )
-from tests.support.inference import inference_endpoint
 
 pytestmark = pytest.mark.stack
 
@@ -40,78 +41,99 @@ def _chunks(response) -> list[bytes]:
     return list(iter(lambda: response.read1(65536), b""))
 
 
-def test_generate_stream_is_tgi_sse_with_the_same_text_as_generate(
+def test_generate_stream_is_tgi_sse_with_the_endpoints_own_events(
     gateway: Gateway, applied_stack: Deployment
 ) -> None:
-    response = gateway.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS})
+    body = {"inputs": PROMPT, "parameters": {**PARAMETERS, "details": True}}
+    response = gateway.post("/generate_stream", body)
     assert response.status == 200
     assert response.getheader("Content-Type").startswith("text/event-stream")
     assert response.getheader("Cache-Control") == "no-cache"
-    # Our own TGI parser reads the gateway exactly as it reads TGI.
-    events = list(parse_generate_stream(_chunks(response)))
+    raw = b"".join(_chunks(response))
+    # TGI 3.x's framing: `data: ` with its space, a blank line after each event, no [DONE].
+    assert raw.startswith(b"data: {") and raw.endswith(b"}\n\n") and b"[DONE]" not in raw
+    events = list(parse_generate_stream([raw]))
     assert [e.index for e in events] == list(range(1, 13))
     assert all(e.generated_text is None for e in events[:-1])
-    assert events[-1].details is not None and events[-1].details.generated_tokens == 12
+    reference = endpoint_events(
+        applied_stack, {**body, "parameters": {**body["parameters"], "return_full_text": False}}
+    )
+    assert [json.loads(line[6:]) for line in raw.split(b"\n") if line] == reference
 
-    client = inference_endpoint(applied_stack.settings)
-    client.set_payload(PROMPT, PARAMETERS)
-    assert events[-1].generated_text == client.generate().text
 
-
-class _HeldAfterFirstToken(LLMInferenceSagemakerEndpoint):
-    """The real stream, held after its first event until the test has seen that event."""
+class _HeldAfterFirstPart(LLMInferenceSagemakerEndpoint):
+    """The real stream, held after its first part until the test has seen that part's event."""
 
     seen_first = threading.Event()
 
-    def stream(self):
-        events = super().stream()
-        yield next(events)
-        if not self.seen_first.wait(30):
-            raise AssertionError("the first token never reached the browser side")
-        yield from events
+    def stream_body(self, body):
+        parts = super().stream_body(body)
+        try:
+            yield next(parts)
+            if not self.seen_first.wait(30):
+                raise AssertionError("the first token never reached the client")
+            yield from parts
+        finally:
+            parts.close()
 
 
 def test_first_token_arrives_while_the_generation_is_still_held(applied_stack: Deployment) -> None:
     # Were the gateway to buffer, the first event could only arrive after the rest,
     # which waits for this very read: the read would time out instead.
-    with serving(gateway_app(applied_stack, _HeldAfterFirstToken)) as held:
+    with serving(gateway_app(applied_stack, _HeldAfterFirstPart)) as held:
         response = held.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS}, timeout=10)
         data = sse_data(response)
         first = json.loads(next(data))
         assert first["index"] == 1 and first["generated_text"] is None
-        _HeldAfterFirstToken.seen_first.set()
+        _HeldAfterFirstPart.seen_first.set()
         rest = [json.loads(d) for d in data]
     assert rest[-1]["generated_text"] is not None and len(rest) == 11
 
 
-class _BrokenAfterThreeTokens(LLMInferenceSagemakerEndpoint):
-    """The real stream, cut as SageMaker cuts one with InternalStreamFailure."""
-
-    def stream(self):
-        texts = []
-        for event in super().stream():
-            yield event
-            texts.append(event.token.text)
-            if len(texts) == 3:
-                raise ModelStreamError("InternalStreamFailure: cut by the test", partial_text="".join(texts))
+def test_an_error_mid_stream_is_tgis_error_event_and_the_end(faulty_gateway: Gateway) -> None:
+    response = faulty_gateway.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS})
+    assert response.status == 200
+    events = [json.loads(d) for d in sse_data(response)]
+    assert all("token" in e for e in events[:-1]) and events[:-1]
+    assert events[-1] == {"error": events[-1]["error"], "error_type": "incomplete_generation"}
+    assert "broke" in events[-1]["error"]
 
 
-def test_an_error_mid_stream_is_an_sse_error_event_keeping_the_text(applied_stack: Deployment) -> None:
-    with serving(gateway_app(applied_stack, _BrokenAfterThreeTokens)) as broken:
-        response = broken.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS})
-        assert response.status == 200
-        events = [json.loads(d) for d in sse_data(response)]
-    assert len(events) == 4
-    error = events[-1]
-    assert error["error_type"] == "model_stream_error" and "cut by the test" in error["error"]
-    assert error["partial_text"] == "".join(e["token"]["text"] for e in events[:3])
+def test_a_chat_stream_error_is_tgis_chat_error_then_done(faulty_gateway: Gateway) -> None:
+    body = {"messages": [{"role": "user", "content": PROMPT}], "stream": True, "max_tokens": 12}
+    data = list(sse_data(faulty_gateway.post("/v1/chat/completions", body)))
+    assert data[-1] == "[DONE]"
+    error = json.loads(data[-2])["error"]
+    assert error["http_status_code"] == 422 and "broke" in error["message"]
 
 
-def test_an_endpoint_validation_error_before_any_token_is_422(gateway: Gateway) -> None:
-    # max_new_tokens within the gateway's bound but over the endpoint's MAX_TOTAL_TOKENS.
-    response = gateway.post("/generate_stream", {"inputs": PROMPT, "parameters": {"max_new_tokens": 8000}})
+def test_an_endpoint_validation_error_in_a_stream_is_its_event(gateway: Gateway) -> None:
+    # truncate over the endpoint's MAX_INPUT_TOKENS: TGI refuses it inside the stream.
+    response = gateway.post("/generate_stream", {"inputs": PROMPT, "parameters": {"truncate": 5000}})
+    events = [json.loads(d) for d in sse_data(response)]
+    assert response.status == 200 and len(events) == 1
+    assert events[0]["error_type"] == "validation" and "`truncate`" in events[0]["error"]
+
+
+def test_an_endpoint_validation_error_without_a_stream_is_422(gateway: Gateway) -> None:
+    response = gateway.post("/", {"inputs": PROMPT, "parameters": {"truncate": 5000}})
     body = json.loads(response.read())
     assert response.status == 422 and body["error_type"] == "validation", body
+
+
+def test_post_base_url_and_generate_answer_tgis_shapes(gateway: Gateway, applied_stack: Deployment) -> None:
+    body = {"inputs": PROMPT, "parameters": {"max_new_tokens": 6}}
+    listed = json.loads(gateway.post("/", body).read())
+    assert listed == endpoint_answer(applied_stack, body)
+    single = json.loads(gateway.post("/generate", body).read())
+    assert (
+        single
+        == endpoint_answer(
+            applied_stack, {**body, "parameters": {**body["parameters"], "return_full_text": False}}
+        )[0]
+    )
+    streamed = [json.loads(d) for d in sse_data(gateway.post("/", {**body, "stream": True}))]
+    assert streamed[-1]["generated_text"] == listed[0]["generated_text"]
 
 
 def test_chat_completions_streams_openai_chunks_then_done(gateway: Gateway) -> None:
@@ -147,18 +169,22 @@ def test_a_request_without_the_token_is_401(gateway: Gateway, path: str, authori
     body = json.loads(response.read())
     assert response.status == 401
     assert response.getheader("WWW-Authenticate").startswith("Bearer ")
-    assert body["error_type"] == "unauthorized" and TOKEN not in json.dumps(body)
+    assert TOKEN not in json.dumps(body)
+    if path.startswith("/v1/"):
+        assert body["error"]["code"] == "unauthorized" and body["error"]["type"] == "invalid_request_error"
+    else:
+        assert set(body) == {"error"}  # no error_type: huggingface_hub raises its HTTP error with the 401
 
 
 def test_a_body_over_the_limit_is_413(gateway: Gateway) -> None:
     response = gateway.post("/generate_stream", {"inputs": "x" * MAX_BODY})
-    assert response.status == 413 and "4096" in json.loads(response.read())["error"]
+    assert response.status == 413 and str(MAX_BODY) in json.loads(response.read())["error"]
 
 
 def test_a_chunked_body_without_content_length_is_counted_and_413(gateway: Gateway) -> None:
     # No Content-Length to trust: the limit is enforced on the bytes as they arrive.
     connection = gateway.connection(timeout=10)
-    pieces = (b'{"inputs": "' + b"x" * 1000 for _ in range(6))
+    pieces = (b'{"inputs": "' + b"x" * 1000 for _ in range(MAX_BODY // 1000 + 2))
     connection.request(
         "POST",
         "/generate_stream",
@@ -173,14 +199,19 @@ def test_a_chunked_body_without_content_length_is_counted_and_413(gateway: Gatew
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "message"),
     [
-        (b"{not json", "application/json", 400, "not valid JSON"),
-        (b'{"inputs": ""}', "application/json", 422, "inputs must be a non-empty string"),
-        (b'{"inputs": "hi", "parameters": {"max_new_tokens": 0}}', "application/json", 422, "max_new_tokens"),
+        (b"{not json", "application/json", 400, "Failed to parse the request body as JSON"),
+        (b'{"inputs": ""}', "application/json", 422, "Input validation error: `inputs` cannot be empty"),
         (
-            b'{"inputs": "hi", "parameters": {"best_of": 2}}',
+            b'{"inputs": "hi", "parameters": {"max_new_tokens": 0}}',
             "application/json",
             422,
-            "unknown parameter 'best_of'",
+            "Input validation error: `max_new_tokens` must be strictly positive",
+        ),
+        (
+            b'{"inputs": "hi", "parameters": {"top_k": "a"}}',
+            "application/json",
+            422,
+            'parameters.top_k: invalid type: string "a", expected i32',
         ),
         (b'{"inputs": "hi"}', "text/plain", 415, "application/json"),
     ],
@@ -266,6 +297,26 @@ def test_a_client_that_leaves_mid_stream_does_not_break_the_gateway(gateway: Gat
     assert again.status == 200 and json.loads(list(sse_data(again))[-1])["generated_text"] is not None
 
 
+def _read_all(process: subprocess.Popen[bytes], seen: list[str]) -> threading.Thread:
+    """A thread keeping every line `process` prints in `seen`, as it prints it."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: seen.extend(raw.decode() for raw in stdout), daemon=True)
+    reader.start()
+    return reader
+
+
+def _login_link(seen: list[str], deadline: float) -> str:
+    """The login link `llm-twin serve` prints on loopback."""
+    while time.monotonic() < deadline:
+        for line in list(seen):
+            found = re.search(r"(http://\S+/\?login=\S+)", line)
+            if found:
+                return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no login link in: {''.join(seen)}")
+
+
 def test_llm_twin_serve_runs_the_gateway_as_a_process(
     applied_stack: Deployment, shared_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -275,26 +326,46 @@ def test_llm_twin_serve_runs_the_gateway_as_a_process(
     process = subprocess.Popen(
         [*command, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    seen: list[str] = []
+    reader = _read_all(process, seen)
     try:
+        link = _login_link(seen, time.monotonic() + 60)
+        code = link.rsplit("=", 1)[1]
         served = Gateway("127.0.0.1", port)
         deadline = time.monotonic() + 60
         while True:
             try:
                 connection = served.connection(timeout=5)
-                connection.request("GET", "/health")
+                connection.request("GET", link.removeprefix(served.url))
                 assert connection.getresponse().status == 200
                 break
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, "llm-twin serve did not start"
                 time.sleep(0.2)
         response = served.post("/generate_stream", {"inputs": PROMPT, "parameters": PARAMETERS})
-        assert json.loads(list(sse_data(response))[-1])["details"]["generated_tokens"] == 12
+        assert json.loads(list(sse_data(response))[-1])["index"] == 12
+        # The link's code buys one session cookie, once.
+        login = served.post("/login", {"code": code}, token=None)
+        cookie = login.getheader("Set-Cookie")
+        assert login.status == 204 and cookie.startswith(f"llm_twin_session_{port}=")
+        assert {"httponly", "samesite=strict", "path=/"} <= {p.strip().lower() for p in cookie.split(";")}
+        assert served.post("/login", {"code": code}, token=None).status == 403
+        session = cookie.split(";")[0]
+        signed_in = served.post(
+            "/generate_stream", {"inputs": PROMPT}, token=None, headers={"Cookie": session}
+        )
+        assert signed_in.status == 200 and list(sse_data(signed_in))
         # The settings reach the sockets: a client stuck in its headers is cut after 1 s.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
             slow.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n")
             assert slow.recv(4096).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     finally:
         process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        output = "".join(seen)
     assert f"http://127.0.0.1:{port}/" in output and TOKEN not in output
     assert "headers within 1 s, bodies within 30 s, at most 256 connections" in output
+    # The code is printed once, on the link's line; the access log shows it redacted.
+    assert output.count(code) == 1 and "GET /?login=[redacted]" in output
+    assert session.split("=", 1)[1] not in output
