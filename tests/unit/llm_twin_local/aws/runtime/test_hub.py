@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from llm_twin.control import local_target
 from llm_twin_local.aws.daemon import LocalAws
 from llm_twin_local.aws.runtime.choice import LOCAL_MODEL_ENV
 from llm_twin_local.aws.runtime.progress import fetch_serving_model
 from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE
 from llm_twin_local.model_server.checkpoint import create_test_checkpoint
-from tests.conftest import client
+from tests.conftest import client, settings_for, stack_environ
 from tests.support import refused_endpoint, silent_endpoint
 from tests.support.hub_server import FakeHub, HubRepo
 from tests.support.runtime import deploy, running_emulator, wait_settled
@@ -244,6 +245,13 @@ def test_an_unreachable_hub_serves_the_stand_in_and_says_why(emulator):
     assert model is not None and model.stand_in and model.model_id == TINY
     assert model.stand_in_reason is not None
     assert model.stand_in_reason.startswith(f"the Hub at {url} did not answer in time")
+    # What apply, status and infer say; the same reason makes the next apply replace the endpoint.
+    settings = settings_for(stack_environ(emulator.dir.parent, emulator.port))
+    notice = local_target.stand_in_notice(settings, "fallback", (STAND_IN_IMAGE,))
+    assert notice == (
+        f"endpoint fallback serves the stand-in, a tiny random model that prints word salad, not {TINY}: "
+        f"{model.stand_in_reason}; `llm-twin apply` tries the Hub again"
+    )
 
 
 def test_the_stand_in_is_served_when_asked_without_a_request_to_the_hub(emulator, hub):
