@@ -14,7 +14,8 @@ ModelServerError                 root; `exit_code` is what `python -m llm_twin_l
     ├── ToolError                    422 tool_error      tools the request cannot have (with response_format)
     ├── CompletionsError             422 (its own)       /v1/completions' refusals: a suffix, too many prompts
     ├── OverloadedError              429 overloaded      the queue is full
-    └── GenerationError              424 generation      the generation failed
+    ├── GenerationError              424 generation      the generation failed
+    └── IncompleteGenerationError    500 incomplete_generation  it ended before its last token
 
 Inside a Messages API or /v1/completions stream every error is one event of OpenAI's shape,
 `{"error": {"message", "http_status_code": 422}}`, then `data: [DONE]` (`protocol.tgi`).
@@ -97,3 +98,10 @@ class GenerationError(RequestError):
 
     status = 424
     error_type = "generation"
+
+
+class IncompleteGenerationError(RequestError):
+    """The generation's events ended without a last token or an error (TGI answers 500)."""
+
+    status = 500
+    error_type = "incomplete_generation"

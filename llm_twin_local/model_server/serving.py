@@ -13,7 +13,7 @@ from llm_twin.protocol.tgi import INPUT_VALIDATION, stream_problem
 
 from .bodies import Failure
 from .engine import Engine, ErrorEvent, Finished, TokenEvent
-from .errors import GenerationError, RequestError, ValidationError
+from .errors import GenerationError, IncompleteGenerationError, RequestError, ValidationError
 from .generation import Generation, wait_disconnect
 from .knobs import GenerationFault
 from .params import GenerateRequest, Limits, ParameterError, ValidRequest, validate
@@ -63,7 +63,7 @@ class Serving:
                     raise GenerationError(item.message)
                 if item.finished is not None:
                     return item.finished
-            raise GenerationError("Incomplete generation")
+            raise IncompleteGenerationError("Incomplete generation")
 
         finishing = asyncio.ensure_future(last())
         watching = asyncio.ensure_future(wait_disconnect(request.receive))

@@ -35,21 +35,22 @@ class Server:
 def start_server(model_dir: Path, log_path: Path, *args: str, env: dict[str, str] | None = None) -> Server:
     """Start a server for `model_dir` with extra `args` and `env`; return once /health answers 200."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llm_twin_local.model_server",
-            "--model-dir",
-            str(model_dir),
-            "--port",
-            str(port),
-            *args,
-        ],
-        env={**os.environ, **(env or {})},
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("wb") as log_file:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llm_twin_local.model_server",
+                "--model-dir",
+                str(model_dir),
+                "--port",
+                str(port),
+                *args,
+            ],
+            env={**os.environ, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

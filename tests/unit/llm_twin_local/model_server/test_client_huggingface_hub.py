@@ -211,3 +211,17 @@ def test_chat_stream_error_is_unknown_error(server: Server) -> None:
     """TGI's chat-stream error event has no `error_type`: huggingface_hub can only say UnknownError."""
     with pytest.raises(UnknownError, match="Input validation error: `top_p` must be > 0.0 and < 1.0"):
         list(client(server).chat_completion(MESSAGES, max_tokens=2, top_p=1.0, stream=True))
+
+
+def test_chat_overloaded_and_generation_errors_are_http_errors(
+    busy_server: Server, failing_server: Server
+) -> None:
+    """chat_completion does not map TGI's error types (research.md B1): the status tells them apart."""
+    refused = refused_while_busy(
+        busy_server, lambda: client(busy_server).chat_completion(MESSAGES, max_tokens=2)
+    )
+    assert isinstance(refused, HfHubHTTPError) and refused.response.status_code == 429
+    with pytest.raises(HfHubHTTPError) as raised:
+        client(failing_server).chat_completion(MESSAGES, max_tokens=8)
+    assert raised.value.response.status_code == 424
+    assert "Request failed during generation: " in str(raised.value)

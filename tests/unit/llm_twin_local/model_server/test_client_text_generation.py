@@ -154,3 +154,11 @@ def test_chat_stream_is_broken_in_the_client(tg: Any, server: Server) -> None:
     stream = client(tg, server).chat([tg.types.Message(role="user", content="Hi")], max_tokens=2, stream=True)
     with pytest.raises(AttributeError, match="'Response' object has no attribute 'status'"):
         next(iter(stream))
+
+
+def test_chat_overloaded_and_generation_errors(tg: Any, busy_server: Server, failing_server: Server) -> None:
+    hi = [tg.types.Message(role="user", content="Hi")]
+    refused = refused_while_busy(busy_server, lambda: client(tg, busy_server).chat(hi, max_tokens=2))
+    assert isinstance(refused, tg.errors.OverloadedError)
+    with pytest.raises(tg.errors.GenerationError, match="^Request failed during generation: "):
+        client(tg, failing_server).chat(hi, max_tokens=8)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from llm_twin.protocol.tgi import ERROR_STATUS
 from llm_twin_local.model_server import errors
 from llm_twin_local.model_server.app import ServerInfo, create_app
 from llm_twin_local.model_server.events import ErrorEvent
@@ -164,8 +165,10 @@ def test_the_tree_carries_tgi_s_statuses_and_types() -> None:
             errors.ValidationError,
             errors.ShapeError,
             errors.TemplateError,
+            errors.ToolError,
             errors.OverloadedError,
             errors.GenerationError,
+            errors.IncompleteGenerationError,
         )
     }
     assert table == {
@@ -173,9 +176,16 @@ def test_the_tree_carries_tgi_s_statuses_and_types() -> None:
         "ValidationError": (422, "validation"),
         "ShapeError": (422, "validation"),
         "TemplateError": (422, "template_error"),
+        "ToolError": (422, "tool_error"),
         "OverloadedError": (429, "overloaded"),
         "GenerationError": (424, "generation"),
+        "IncompleteGenerationError": (500, "incomplete_generation"),
     }
+    # The same statuses as TGI's table (protocol.tgi.ERROR_STATUS, research.md A3).
+    for status, error_type in table.values():
+        if error_type in ERROR_STATUS:
+            assert ERROR_STATUS[error_type] == status or error_type == "validation"
+    assert errors.CompletionsError("x", "suffix not supported").error_type == "suffix not supported"
     assert issubclass(errors.RequestError, errors.ModelServerError)
     assert errors.SettingsError.exit_code == 2 and errors.ModelServerError.exit_code == 1
     # The server's tree is its own: nothing in it is one of the client's errors.
