@@ -54,17 +54,27 @@ class Generation:
         self.sequence.cancel()
 
 
+KEEP_ALIVE = b":\n\n"
+"""axum's `KeepAlive::default()`, which TGI sets on its SSE routes: an empty comment."""
+KEEP_ALIVE_SECONDS = 15.0
+"""axum's default interval: sent when no event has gone out for this long (a long prefill)."""
+
+
 class EventStreamResponse(Response):
     """SSE that stops, and closes its event source, as soon as the client disconnects.
 
     Starlette's StreamingResponse only notices a disconnect on ASGI < 2.4; this one
-    always listens for `http.disconnect` next to the stream.
+    always listens for `http.disconnect` next to the stream. As TGI's, it sends a keep-alive
+    comment after `keep_alive` idle seconds (clients skip lines that are not `data:`).
     """
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncGenerator[bytes, None]) -> None:
+    def __init__(
+        self, events: AsyncGenerator[bytes, None], *, keep_alive: float = KEEP_ALIVE_SECONDS
+    ) -> None:
         self.events = events
+        self.keep_alive = keep_alive
         self.status_code = 200
         self.background = None
         self.init_headers({"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -72,7 +82,19 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def pump() -> None:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            async for chunk in self.events:
+            while True:
+                # The same pending read across keep-alives: cancelling it would end the generator.
+                next_chunk = asyncio.ensure_future(anext(self.events))
+                try:
+                    while not (await asyncio.wait({next_chunk}, timeout=self.keep_alive))[0]:
+                        await send({"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True})
+                    chunk = next_chunk.result()
+                except StopAsyncIteration:
+                    break
+                finally:  # a disconnect cancels this task: the read must end before aclose()
+                    if not next_chunk.done():
+                        next_chunk.cancel()
+                        await asyncio.gather(next_chunk, return_exceptions=True)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
