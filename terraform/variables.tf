@@ -75,7 +75,7 @@ variable "endpoint" {
     max_batch_prefill_tokens                          = number
     quantize                                          = optional(string)
     messages_api_enabled                              = bool
-    extra_environment                                 = optional(map(string), {})
+    extra_environment                                 = map(string)
     container_startup_health_check_timeout_in_seconds = number
     model_data_download_timeout_in_seconds            = number
     volume_size_in_gb                                 = optional(number)

@@ -76,5 +76,11 @@ def chat_result(raw: bytes) -> ChatResult:
 
 
 def with_details(payload: dict[str, Any]) -> dict[str, Any]:
-    """Ask for the finish details unless the caller said otherwise; they feed `GenerationResult`."""
-    return {**payload, "parameters": {"details": True, **(payload.get("parameters") or {})}}
+    """Ask for the finish details and only the new text, unless the caller said otherwise.
+
+    The details feed `GenerationResult`. TGI answers /invocations as POST /, whose
+    return_full_text defaults to true for a text-generation model: without `false` the final
+    event's generated_text starts with the prompt while the streamed tokens do not.
+    """
+    asked = payload.get("parameters") or {}
+    return {**payload, "parameters": {"details": True, "return_full_text": False, **asked}}

@@ -56,10 +56,11 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
         endpoint["model_data_s3_uri"] = settings.model.data_s3_uri
     if settings.model.revision:
         endpoint["hf_model_revision"] = settings.model.revision
-    if settings.target == "local":
-        # What the local runtime serves, in the container's environment so a change rolls the endpoint;
-        # never rendered for AWS, where no runtime of ours reads it.
-        endpoint["extra_environment"] = local_target.container_environment(settings)
+    # What the local runtime serves, in the container's environment so a change rolls the endpoint;
+    # empty for AWS, where no runtime of ours reads it.
+    endpoint["extra_environment"] = (
+        local_target.container_environment(settings) if settings.target == "local" else {}
+    )
     return {
         **bootstrap_vars(settings),
         "execution_role_arn": bootstrap_outputs["execution_role_arn"],

@@ -20,7 +20,8 @@ from llm_twin_local.aws.daemon import LocalAws, free_port
 from tests.conftest import client
 
 ROLE = "arn:aws:iam::123456789012:role/r"
-GREEDY_WITH_DETAILS = {"max_new_tokens": 24, "do_sample": False, "details": True}
+GREEDY_WITH_DETAILS = {"max_new_tokens": 24, "do_sample": False, "details": True, "return_full_text": False}
+"""/invocations is TGI's POST /: without return_full_text false it answers with the prompt first."""
 """Deterministic generation parameters: the same request always streams the same events."""
 
 

@@ -178,7 +178,6 @@ variable "messages_api_enabled" {
 variable "extra_environment" {
   description = "Additional container environment variables. Keys must not repeat the ones this module sets."
   type        = map(string)
-  default     = {}
   nullable    = false
 
   validation {

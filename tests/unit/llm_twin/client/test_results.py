@@ -47,8 +47,11 @@ def test_what_is_not_a_chat_completion_is_a_parse_error(raw: bytes) -> None:
         chat_result(raw)
 
 
-def test_details_are_asked_for_unless_the_caller_said_otherwise() -> None:
-    assert with_details({"inputs": "x"}) == {"inputs": "x", "parameters": {"details": True}}
-    assert with_details({"parameters": {"details": False, "seed": 1}}) == {
-        "parameters": {"details": False, "seed": 1}
+def test_details_and_only_the_new_text_are_asked_for_unless_the_caller_said_otherwise() -> None:
+    assert with_details({"inputs": "x"}) == {
+        "inputs": "x",
+        "parameters": {"details": True, "return_full_text": False},
+    }
+    assert with_details({"parameters": {"details": False, "return_full_text": True, "seed": 1}}) == {
+        "parameters": {"details": False, "return_full_text": True, "seed": 1}
     }

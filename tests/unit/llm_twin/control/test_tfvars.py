@@ -110,7 +110,7 @@ def test_the_aws_render_has_no_local_variable_and_the_same_revision() -> None:
     }
     rendered = json.dumps(_endpoint(**aws))
     assert not [name for name in LOCAL_VARIABLES if name in rendered]
-    assert "someone/small" not in rendered and "extra_environment" not in rendered
+    assert "someone/small" not in rendered and _endpoint(**aws)["extra_environment"] == {}
     local = _endpoint(**{k: v for k, v in aws.items() if k != "TARGET"})
     assert _endpoint(**aws)["hf_model_revision"] == local["hf_model_revision"] == aws["HF_MODEL_REVISION"]
 

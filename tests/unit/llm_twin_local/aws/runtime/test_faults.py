@@ -266,7 +266,14 @@ def _first_output(process: subprocess.Popen[bytes], timeout: float) -> bytes:
 
 # -- stream faults, picked per request on the stalling emulator ------------------------
 
-GREEDY = {"max_new_tokens": 32, "do_sample": False, "temperature": None, "top_p": None, "details": True}
+GREEDY = {
+    "max_new_tokens": 32,
+    "do_sample": False,
+    "temperature": None,
+    "top_p": None,
+    "details": True,
+    "return_full_text": False,
+}
 """Greedy decoding of the tiny model (null removes the SDK's sampling defaults): deterministic,
 and its text has multi-byte characters."""
 
