@@ -42,7 +42,10 @@ from tests.conftest import REPO, client, private_target, settings_for
 from tests.support.project_resources import project_resources
 from tests.system.bad_settings_rows import SETTING_ROWS, SettingRow
 
-LONG_PROMPT = "hello " * 1000  # about 3000 tokens: over MAX_INPUT_TOKENS, under MAX_TOTAL_TOKENS
+LONG_PROMPT = "hello " * 3000  # 3000 tokens (the stand-in's vocabulary has the word): over MAX_INPUT_TOKENS
+OVER_TOTAL = ("--max-new-tokens", "1000", "hello " * 3500)
+"""3500 + 1000 tokens > MAX_TOTAL_TOKENS: TGI 3.x counts max_new_tokens up to one chunk (1024), so a
+short prompt asking 5000 is accepted and the total is only refused with a long prompt."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,13 @@ CLI_ROWS = [
     ),
     infer_row(
         "max-new-tokens-over-total",
-        ("--max-new-tokens", "5000", "hi"),
+        OVER_TOTAL,
         "ValidationError: Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096",
         1,
     ),
     infer_row(
         "max-new-tokens-over-total-no-stream",
-        ("--no-stream", "--max-new-tokens", "5000", "hi"),
+        ("--no-stream", *OVER_TOTAL),
         "ValidationError: Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096",
         1,
     ),
@@ -126,12 +129,12 @@ CLI_ROWS = [
     infer_row(
         "negative-seed",
         ("--seed", "-1", "hi"),
-        "ValidationError: Input validation error: `seed` must be positive",
+        "ValidationError: Failed to deserialize the JSON body into the target type: `seed` must be an integer from 0 to 2^64 - 1, got -1",
         1,
     ),
     infer_row(
         "json-with-a-bad-payload",
-        ("--json", "--max-new-tokens", "5000", "hi"),
+        ("--json", *OVER_TOTAL),
         '{"event": "error", "error": "ValidationError", "message": "Input validation error:',
         1,
     ),
