@@ -145,3 +145,10 @@ class StreamBrokenAfterThreeParts(LLMInferenceSagemakerEndpoint):
 
     def _arguments(self, payload):  # type: ignore[no-untyped-def]
         return {**super()._arguments(payload), "CustomAttributes": "llm-twin-fault=model_stream_error@3"}
+
+
+class NoSuchEndpoint(LLMInferenceSagemakerEndpoint):
+    """A client of an endpoint that does not exist: SageMaker refuses every call (no token spent)."""
+
+    def __init__(self, endpoint_name: str, runtime_client, **options) -> None:  # type: ignore[no-untyped-def]
+        super().__init__("llm-twin-no-such-endpoint", runtime_client, **options)

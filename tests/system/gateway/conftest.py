@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from llm_twin.control.deploy.deployment import Deployment
-from tests.support.gateway import Gateway, StreamBrokenAfterThreeParts, gateway_app, serving
+from tests.support.gateway import Gateway, NoSuchEndpoint, StreamBrokenAfterThreeParts, gateway_app, serving
 
 
 @pytest.fixture(scope="session")
@@ -21,4 +21,11 @@ def gateway(applied_stack: Deployment) -> Iterator[Gateway]:
 def faulty_gateway(applied_stack: Deployment) -> Iterator[Gateway]:
     """A gateway whose every stream from the endpoint breaks after three parts (SageMaker's ModelStreamError)."""
     with serving(gateway_app(applied_stack, StreamBrokenAfterThreeParts)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def endpointless_gateway(applied_stack: Deployment) -> Iterator[Gateway]:
+    """A gateway in front of an endpoint name SageMaker does not know."""
+    with serving(gateway_app(applied_stack, NoSuchEndpoint)) as running:
         yield running

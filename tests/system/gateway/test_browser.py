@@ -41,7 +41,12 @@ HOLD_AFTER_PARTS = (1, 3, 6)
 SCREENSHOT_ENV = "LLM_TWIN_SCREENSHOT"
 """Where test_the_login_link... saves its screenshot (the README's is docs/gateway-chat.png)."""
 
-OUTPUT_LENGTH = "document.getElementById('output') ? document.getElementById('output').textContent.length : 0"
+OUTPUT_LENGTH = "() => (document.getElementById('output') || {textContent: ''}).textContent.length"
+GREW_WHILE_STREAMING = """(shown) => {
+  const output = document.getElementById("output");
+  return output !== null && output.textContent.length > shown
+    && document.getElementById("status").dataset.state === "streaming";
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +102,8 @@ def test_a_browser_sees_tokens_stream_in_and_the_same_text_as_generate(
     # time out. However busy the machine, nothing here depends on timing.
     shown = 0
     for _ in HOLD_AFTER_PARTS:
-        page.wait_for_function(
-            f"({OUTPUT_LENGTH}) > {shown} && document.getElementById('status').dataset.state === 'streaming'",
-            timeout=30_000,
-        )
+        # A function, not an expression: the page's CSP forbids eval.
+        page.wait_for_function(GREW_WHILE_STREAMING, arg=shown, timeout=30_000)
         assert page.evaluate("document.getElementById('status').dataset.state") == "streaming"
         shown = page.evaluate(OUTPUT_LENGTH)
         _HeldStream.released.release()
@@ -207,7 +210,7 @@ def test_without_a_login_the_page_asks_for_the_token(
     gateway, _ = login_gateway
     page = browser.new_page()
     page.goto(f"{gateway.url}/")
-    page.wait_for_function("document.getElementById('status').dataset.state === 'idle'")
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'idle'")
     page.fill("#prompt", PROMPT)
     page.click("#send")
     assert "Enter the gateway token" in page.text_content("#status")

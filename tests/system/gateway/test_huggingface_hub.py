@@ -184,3 +184,13 @@ def test_without_the_token_it_is_401(gateway: Gateway, token: str | None) -> Non
     with pytest.raises(HfHubHTTPError) as raised:
         _client(gateway, token).chat_completion([{"role": "user", "content": PROMPT}], max_tokens=4)
     assert raised.value.response.status_code == 401
+
+
+def test_an_endpoint_sagemaker_does_not_know_is_an_http_error_naming_it(
+    endpointless_gateway: Gateway,
+) -> None:
+    with pytest.raises(TextGenerationError, match="llm-twin-no-such-endpoint"):
+        _client(endpointless_gateway).text_generation(PROMPT, max_new_tokens=4)
+    with pytest.raises(HfHubHTTPError, match="llm-twin-no-such-endpoint") as raised:
+        _client(endpointless_gateway).chat_completion([{"role": "user", "content": PROMPT}], max_tokens=4)
+    assert raised.value.response.status_code == 502

@@ -111,3 +111,9 @@ def test_a_wrong_token_is_an_authentication_error(gateway: Gateway) -> None:
         _client(gateway, "not-the-token").chat.completions.create(
             model="tgi", messages=MESSAGES, max_tokens=4
         )
+
+
+def test_an_endpoint_sagemaker_does_not_know_is_a_server_error(endpointless_gateway: Gateway) -> None:
+    with pytest.raises(openai.InternalServerError, match="llm-twin-no-such-endpoint") as raised:
+        _client(endpointless_gateway).chat.completions.create(model="tgi", messages=MESSAGES, max_tokens=4)
+    assert raised.value.status_code == 502

@@ -135,3 +135,11 @@ def test_without_the_token_it_is_401(tg: ModuleType, gateway: Gateway, token: st
         _client(tg, gateway, token).generate(PROMPT, max_new_tokens=4)
     with pytest.raises(tg.errors.UnknownError, match="token"):
         list(_client(tg, gateway, token).generate_stream(PROMPT, max_new_tokens=4))
+
+
+def test_an_endpoint_sagemaker_does_not_know_is_an_unknown_error(
+    tg: ModuleType, endpointless_gateway: Gateway
+) -> None:
+    # A 502 with a type TGI never sends: the client's fallback, with the gateway's message.
+    with pytest.raises(tg.errors.UnknownError, match="llm-twin-no-such-endpoint"):
+        _client(tg, endpointless_gateway).generate(PROMPT, max_new_tokens=4)
