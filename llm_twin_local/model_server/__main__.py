@@ -24,6 +24,7 @@ import click
 from click.decorators import FC
 
 from .checkpoint import SIZES, CheckpointSize
+from .dtypes import DTYPE_CHOICES
 from .errors import ModelServerError
 
 
@@ -83,6 +84,15 @@ def _int_option(flag: str, envvar: str, help_text: str) -> Callable[[FC], FC]:
 @_int_option("--max-batch-size", "MAX_BATCH_SIZE", "Sequences per batch; 1 disables batching.")
 @_int_option("--max-concurrent-requests", "MAX_CONCURRENT_REQUESTS", "Requests in flight before 429.")
 @_int_option("--max-stop-sequences", "MAX_STOP_SEQUENCES", "Entries accepted in `stop`.")
+# No environment variable: TGI's DTYPE takes float16, which a CPU serves slowly, and the
+# container's environment reaches this process; the local runtime passes LOCAL_DTYPE as the flag.
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Load the weights in this dtype; auto: the checkpoint's own (float16 widens to float32).",
+)
 @click.option(
     "--messages-api-enabled/--no-messages-api-enabled", envvar="MESSAGES_API_ENABLED", default=False
 )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from .architectures import check_architecture
+from .dtypes import DtypeChoice, checkpoint_dtype, served_dtype
 from .errors import SettingsError
 
 if TYPE_CHECKING:
@@ -115,8 +116,11 @@ def _attention(config: PretrainedConfig) -> str:
     return "sdpa" if getattr(model_class, "_supports_sdpa", False) else "eager"
 
 
-def load_model(model_dir: str | Path) -> LoadedModel:
-    """Load weights and tokenizer from `model_dir`; never touches the Hub, refuses non-safetensors."""
+def load_model(model_dir: str | Path, *, dtype: DtypeChoice = "auto") -> LoadedModel:
+    """Load weights and tokenizer from `model_dir`; never touches the Hub, refuses non-safetensors.
+
+    `dtype` is `--dtype`: "auto" takes the checkpoint's own (see `dtypes.served_dtype`).
+    """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise SettingsError(f"model directory {model_dir} does not exist")
@@ -140,7 +144,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
             str(model_dir),
             local_files_only=True,
             use_safetensors=True,
-            dtype=torch.float32,
+            dtype=getattr(torch, served_dtype(dtype, checkpoint_dtype(model_dir))),
             attn_implementation=_attention(config),
             output_loading_info=True,
         )

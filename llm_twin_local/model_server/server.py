@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import torch
 import uvicorn
 
 from .app import ServerInfo, create_app
 from .engine import Engine, load_model
-from .settings import ServerSettings
+from .settings import ServerSettings, compute_threads
 
 __all__ = ["ServerSettings", "serve"]
 
 log = logging.getLogger(__name__)
 
 
-def _compute_threads() -> int:
-    """OMP_NUM_THREADS if set, else one core fewer than the process may use (at least one).
-
-    The event loop needs a core of its own to stream tokens; and on a small, shared
-    machine, intra-op threads that wait for each other at every matmul slow a decode
-    step down many times over as soon as one of them is descheduled.
-    """
-    configured = os.environ.get("OMP_NUM_THREADS")
-    if configured and configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(1, len(os.sched_getaffinity(0)) - 1)
-
-
 def serve(settings: ServerSettings, *, host: str, port: int, log_level: str = "info") -> None:
     """Block serving on host:port; the engine thread stops when uvicorn does."""
-    torch.set_num_threads(_compute_threads())
-    loaded = load_model(settings.model_dir)
+    torch.set_num_threads(compute_threads())
+    loaded = load_model(settings.model_dir, dtype=settings.dtype)
     limits, engine_config = settings.resolve(loaded.max_position_embeddings)
     log.info("loaded %s (%s); %s; %s", settings.model_dir, loaded.dtype, limits, engine_config)
     log.info("torch threads: %d", torch.get_num_threads())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from llm_twin.protocol.tgi import MAX_STOP_SEQUENCES
 
+from .dtypes import DtypeChoice
 from .engine import EngineConfig
 from .errors import SettingsError
 from .params import Limits
@@ -33,6 +35,8 @@ class ServerSettings:
     max_concurrent_requests: int | None = None
     max_stop_sequences: int | None = None
     messages_api_enabled: bool = False
+    dtype: DtypeChoice = "auto"
+    """What the weights load in (`dtypes.served_dtype`); "auto" is the checkpoint's own."""
 
     def resolve(self, max_position_embeddings: int | None) -> tuple[Limits, EngineConfig]:
         """Fill in defaults the way TGI's launcher does, and refuse inconsistent values."""
@@ -71,3 +75,16 @@ class ServerSettings:
             max_concurrent_requests=concurrent,
         )
         return limits, engine
+
+
+def compute_threads() -> int:
+    """OMP_NUM_THREADS if set, else one core fewer than the process may use (at least one).
+
+    The event loop needs a core of its own to stream tokens; and on a small, shared
+    machine, intra-op threads that wait for each other at every matmul slow a decode
+    step down many times over as soon as one of them is descheduled.
+    """
+    configured = os.environ.get("OMP_NUM_THREADS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, len(os.sched_getaffinity(0)) - 1)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from llm_twin_local.aws.runtime import memory
 from llm_twin_local.aws.runtime.hub_files import Cancelled, Check, RemoteFile, Repo, fetch_file, write_ref
+from llm_twin_local.model_server.dtypes import config_dtype
 
 if TYPE_CHECKING:
     from huggingface_hub.hf_api import ModelInfo
@@ -214,7 +215,7 @@ def _mark_complete(repo: Repo, files: list[RemoteFile]) -> None:
 def _check_fit(model: HubModel, info: ModelInfo, config_path: Path) -> None:
     """HubFailure when the weights at the load dtype leave no room in memory: before they are fetched."""
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    own = memory.checkpoint_dtype(config)
+    own = config_dtype(config)
     counts = dict(info.safetensors.parameters) if info.safetensors is not None else {}
     if not counts:
         return

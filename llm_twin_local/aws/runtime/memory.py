@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_twin_local.model_server.dtypes import config_dtype, served_dtype
+
 GIB = 1024**3
 RUNTIME_OVERHEAD = 1 * GIB
 """Room for torch, the tokenizer, activations and the KV cache of a small batch, beyond the weights."""
@@ -69,20 +71,6 @@ def weights_bytes(parameters: Mapping[str, int], load_dtype: str, checkpoint_dty
     return total
 
 
-def served_dtype(load_dtype: str, checkpoint_dtype: str | None) -> str:
-    """The model server's rule for --dtype: an explicit choice, else bfloat16 when config.json names
-    it and float32 otherwise (float16 widens to float32 on a CPU)."""
-    if load_dtype in SAFETENSORS_NAMES:
-        return load_dtype
-    return "bfloat16" if checkpoint_dtype == "bfloat16" else "float32"
-
-
-def checkpoint_dtype(config: Mapping[str, object]) -> str | None:
-    """config.json's dtype: `dtype` as transformers 5 writes it, or `torch_dtype` before."""
-    value = config.get("dtype") or config.get("torch_dtype")
-    return value.removeprefix("torch.") if isinstance(value, str) else None
-
-
 def dtype_label(load_dtype: str, checkpoint: str | None) -> str:
     """How the size was counted, for a reason a person reads."""
     served = served_dtype(load_dtype, checkpoint)
@@ -117,7 +105,7 @@ def directory_fit(model_dir: Path, load_dtype: str) -> Fit | None:
         return None
     config_path = model_dir / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    own = checkpoint_dtype(config)
+    own = config_dtype(config)
     size = weights_bytes(header_parameters(weights), load_dtype, own)
     return Fit(size, dtype_label(load_dtype, own), available_memory())
 

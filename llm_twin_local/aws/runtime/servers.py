@@ -99,7 +99,7 @@ def spawn(server: ModelServer, environment: dict[str, str], registry: reaper.Reg
         "--model-id",
         choice.model_id if choice is not None else environment[TGI_ENVIRONMENT],
     ]
-    if choice is not None and choice.dtype is not None and not server.stand_in and _takes_dtype():
+    if choice is not None and choice.dtype is not None and not server.stand_in:
         command += ["--dtype", choice.dtype]
     with open(server.log_path, "ab") as log_file:
         server.process = reaper.spawn(
@@ -109,13 +109,6 @@ def spawn(server: ModelServer, environment: dict[str, str], registry: reaper.Reg
             stdout=log_file,
             env=env,
         )
-
-
-def _takes_dtype() -> bool:
-    """Whether the model server has --dtype yet (LOCAL_DTYPE is passed once it does)."""
-    from llm_twin_local.model_server.__main__ import main
-
-    return any(param.name == "dtype" for param in main.params)
 
 
 def await_ready(server: ModelServer, timeout: float) -> bool:
