@@ -1,8 +1,9 @@
-"""Read what a TGI endpoint streams back through SageMaker, in layers of plain generators:
+"""Read what a TGI or vLLM endpoint streams back through SageMaker, in layers of plain generators:
 
     sagemaker.payload_parts(response["Body"])  ->  bytes       (SageMaker's events; errors raise)
     tgi.parse_generate_stream(parts)           ->  TokenEvent  (TGI's `generate_stream`)
-    chat.parse_chat_stream(parts)              ->  ChatDelta   (the Messages API, until `[DONE]`)
+    vllm.parse_completion_stream(parts)        ->  TokenEvent  (vLLM's `text_completion` chunks)
+    chat.parse_chat_stream(parts)              ->  ChatDelta   (the Messages API on both, until `[DONE]`)
 
 Lines and server-sent events are split by `llm_twin.protocol.sse`, the one splitter.
 """
@@ -16,6 +17,7 @@ from llm_twin.client.stream.tgi import (
     TokenEvent,
     parse_generate_stream,
 )
+from llm_twin.client.stream.vllm import parse_completion_stream
 
 __all__ = [
     "ChatDelta",
@@ -24,6 +26,7 @@ __all__ = [
     "Token",
     "TokenEvent",
     "parse_chat_stream",
+    "parse_completion_stream",
     "parse_generate_stream",
     "payload_parts",
 ]

@@ -27,8 +27,9 @@ __all__ = ["FinishReason", "StreamDetails", "Token", "TokenEvent", "parse_genera
 class Token:
     """One generated token, as TGI streams it."""
 
-    id: int
-    """The token's id in the model's vocabulary."""
+    id: int | None
+    """The token's id in the model's vocabulary; None where the server names none (vLLM's
+    completion stream carries text only)."""
     text: str
     """The token decoded to text; may be empty while a multi-token character is incomplete."""
     logprob: float | None
@@ -111,7 +112,7 @@ def token_event_from_json(raw: bytes) -> TokenEvent | None:
         token_obj = obj["token"]
         logprob = token_obj.get("logprob")
         token = Token(
-            id=_json_int(token_obj["id"]),
+            id=None if token_obj["id"] is None else _json_int(token_obj["id"]),
             text=_json_str(token_obj["text"]),
             logprob=None if logprob is None else float(logprob),
             special=_json_bool(token_obj["special"]),
