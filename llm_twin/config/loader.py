@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 
 from llm_twin.config.model import Settings
 from llm_twin.config.rules import bucket_name_problem, directory_problem, file_problem, profile_problem
-from llm_twin.config.spec import DEFAULT_PLUGIN_MIRROR, SPEC
+from llm_twin.config.spec import BACKEND_ONLY, DEFAULT_PLUGIN_MIRROR, SPEC
 from llm_twin.config.tokens import broken_rules
 from llm_twin.config.values import invalid
 from llm_twin.errors import SettingsError
@@ -50,9 +50,23 @@ def build_settings(values: Mapping[str, object], base: Settings | None = None) -
     return dataclasses.replace(base, **top)
 
 
+def _check_backend(s: Settings, values: Mapping[str, object], merged: Mapping[str, str]) -> None:
+    """A setting the chosen container never reads, set to anything but its default, stops here:
+    silently dropping it would deploy something other than what the user asked for."""
+    backend = s.model.backend
+    for env_name, owner in BACKEND_ONLY.items():
+        path = SPEC[env_name][0]
+        if owner != backend and path in values and values[path] != _default(path):
+            raise SettingsError(
+                f"{env_name}={merged[env_name]!r} does not apply to SERVING_BACKEND={backend}: "
+                f"only the {owner} container reads it; remove it, or set SERVING_BACKEND={owner}"
+            )
+
+
 def _check_relations(s: Settings) -> None:
     """Rules between settings, each named so the fix is obvious."""
-    for rule in broken_rules(s.tokens):
+    # TGI's launcher rules; vLLM reads MAX_TOTAL_TOKENS alone (its max model length).
+    for rule in broken_rules(s.tokens) if s.model.backend == "tgi" else []:
         raise SettingsError(rule.message(s.tokens))
     if s.schedule.enabled and not s.autoscaling.enabled:
         raise SettingsError(
@@ -121,6 +135,7 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
     if values.get("tooling.plugin_dir") is None and DEFAULT_PLUGIN_MIRROR.is_dir():
         values["tooling.plugin_dir"] = DEFAULT_PLUGIN_MIRROR  # the Makefile's old default, now the CLI's own
     settings = build_settings(values)
+    _check_backend(settings, values, merged)
     _check_relations(settings)
     _check_environment(settings, merged)
     return settings

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from llm_twin.protocol.backends import Backend
+
 Target = Literal["local", "aws"]
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 """The Terraform code beside the package (main stack; bootstrap/ beneath it)."""
@@ -56,10 +58,16 @@ class Names:
         return self.endpoint_name or f"{self.prefix}-endpoint"
 
 
+DEFAULT_VLLM_VERSION = "0.29.0"
+"""The newest `huggingface-vllm` in sagemaker-core's catalogue (a test holds it to that)."""
+
+
 @dataclass(frozen=True)
 class ModelSettings:
-    """What the container serves, and how TGI is told."""
+    """What the container serves, which container serves it, and how that container is told."""
 
+    backend: Backend = "tgi"
+    """SERVING_BACKEND: tgi (the book's TGI DLC) or vllm (the Hugging Face vLLM DLC)."""
     hf_model_id: str = "mlabonne/TwinLlama-3.1-8B-DPO"
     """Hub repo id, or a path inside the container such as /opt/ml/model."""
     hf_token: Secret = Secret("")
@@ -74,6 +82,10 @@ class ModelSettings:
     """s3://bucket/prefix/ of uncompressed safetensors weights, or empty."""
     revision: str = ""
     """HF_MODEL_REVISION: the Hub branch, tag or 40-hex commit both targets serve; empty is main."""
+    vllm_version: str = DEFAULT_VLLM_VERSION
+    """vLLM release of the huggingface-vllm DLC, resolved to its full tag through the catalogue."""
+    vllm_image_uri: str = ""
+    """Explicit vLLM image URI; overrides vllm_version."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,16 @@ class TokenLimits:
     max_total_tokens: int = 4096
     max_batch_total_tokens: int = 8192
     max_batch_prefill_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class VllmEngine:
+    """vLLM's own engine knobs; its max model length is TokenLimits.max_total_tokens."""
+
+    gpu_memory_utilization: float = 0.9
+    """The share of each GPU's memory vLLM may take for weights, activations and KV cache."""
+    max_num_seqs: int = 256
+    """Sequences batched at most; caps concurrency, not the memory check (one request must fit)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +284,7 @@ class Settings:
     model: ModelSettings = ModelSettings()
     variant: Variant = Variant()
     tokens: TokenLimits = TokenLimits()
+    vllm: VllmEngine = VllmEngine()
     autoscaling: Autoscaling = Autoscaling()
     schedule: ScheduledScaling = ScheduledScaling()
     rollout: Rollout = Rollout()

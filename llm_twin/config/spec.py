@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_twin.config import values
+from llm_twin.protocol.backends import BACKENDS, Backend
 
 QUANTIZE = (
     "awq",
@@ -31,6 +32,12 @@ INSTANCE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 ROLLOUT_MODES = ("none", "all_at_once", "canary", "linear")
 LOCAL_MODEL_CHOICES = ("auto", "model", "stand-in")
 LOCAL_DTYPES = ("auto", "bfloat16", "float32")
+VERSION_RE = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+IMAGE_RE = re.compile(r"([!-~]+:[!-~]+)?")
+IMAGE_ALLOWED = "expected empty or an image reference repo:tag, without spaces"
+# vLLM refuses max_num_seqs above max_num_batched_tokens, which its API server defaults to 2048
+# on GPUs under 70 GiB (SchedulerConfig._verify_args); llm-twin does not set that one.
+MAX_VLLM_SEQS = 2048
 # llm-twin's ceilings against typos (a million instances), held equal to terraform/variables.tf by a test.
 MAX_INSTANCES = 100
 MAX_TOKENS = 16_777_216
@@ -70,19 +77,14 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
             "SageMaker allows 1-63 letters, digits or '-', starting and ending with a letter or digit",
         ),
     ),
+    "SERVING_BACKEND": ("model.backend", values.choice(*BACKENDS)),
     "HF_MODEL_ID": ("model.hf_model_id", values.model_id),
     "HF_TOKEN": ("model.hf_token", values.printable_secret),
     "HF_MODEL_REVISION": ("model.revision", values.revision),
-    "TGI_VERSION": (
-        "model.tgi_version",
-        values.pattern(re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?"), "expected a version like 3.3.6"),
-    ),
-    "TGI_IMAGE_URI": (
-        "model.image_uri",
-        values.pattern(
-            re.compile(r"([!-~]+:[!-~]+)?"), "expected empty or an image reference repo:tag, without spaces"
-        ),
-    ),
+    "TGI_VERSION": ("model.tgi_version", values.pattern(VERSION_RE, "expected a version like 3.3.6")),
+    "TGI_IMAGE_URI": ("model.image_uri", values.pattern(IMAGE_RE, IMAGE_ALLOWED)),
+    "VLLM_VERSION": ("model.vllm_version", values.pattern(VERSION_RE, "expected a version like 0.29.0")),
+    "VLLM_IMAGE_URI": ("model.vllm_image_uri", values.pattern(IMAGE_RE, IMAGE_ALLOWED)),
     "SAGEMAKER_INSTANCE_TYPE": (
         "variant.instance_type",
         values.pattern(
@@ -95,6 +97,8 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MAX_TOTAL_TOKENS": ("tokens.max_total_tokens", whole(2, MAX_TOKENS)),
     "MAX_BATCH_TOTAL_TOKENS": ("tokens.max_batch_total_tokens", whole(2, MAX_TOKENS)),
     "MAX_BATCH_PREFILL_TOKENS": ("tokens.max_batch_prefill_tokens", whole(1, MAX_TOKENS)),
+    "VLLM_GPU_MEMORY_UTILIZATION": ("vllm.gpu_memory_utilization", values.BoundedNumber(0, 1, lo_open=True)),
+    "VLLM_MAX_NUM_SEQS": ("vllm.max_num_seqs", whole(1, MAX_VLLM_SEQS)),
     "HF_MODEL_QUANTIZE": ("model.quantize", values.choice("", *QUANTIZE)),
     "MESSAGES_API_ENABLED": ("model.messages_api_enabled", values.boolean),
     "HEALTH_CHECK_TIMEOUT": ("variant.health_check_timeout", whole(60, 3600)),
@@ -153,3 +157,19 @@ SPEC: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MODEL_STORAGE_GB": ("cost.storage_gb", values.BoundedNumber(0, 100_000)),
     "PRICING_SOURCE": ("cost.pricing_source", values.choice("auto", "table")),
 }
+
+BACKEND_ONLY: dict[str, Backend] = {
+    "TGI_VERSION": "tgi",
+    "TGI_IMAGE_URI": "tgi",
+    "MAX_INPUT_TOKENS": "tgi",
+    "MAX_BATCH_TOTAL_TOKENS": "tgi",
+    "MAX_BATCH_PREFILL_TOKENS": "tgi",
+    "HF_MODEL_QUANTIZE": "tgi",
+    "MESSAGES_API_ENABLED": "tgi",
+    "VLLM_VERSION": "vllm",
+    "VLLM_IMAGE_URI": "vllm",
+    "VLLM_GPU_MEMORY_UTILIZATION": "vllm",
+    "VLLM_MAX_NUM_SEQS": "vllm",
+}
+"""Settings only one SERVING_BACKEND reads; set to anything but the default on the other, they are
+refused, never silently ignored. vLLM's max model length is MAX_TOTAL_TOKENS, so that one is shared."""

@@ -163,6 +163,43 @@ SETTING_ROWS = [
     bad("TGI_IMAGE_URI", "repo:tag\n", IMAGE),
     bad("TGI_IMAGE_URI", "has space:tag", IMAGE),
     bad("TGI_IMAGE_URI", "no-tag", IMAGE),
+    bad("SERVING_BACKEND", "sglang", "allowed: tgi, vllm"),
+    bad("SERVING_BACKEND", "VLLM", "allowed: tgi, vllm", "plan"),
+    SettingRow(
+        "SERVING_BACKEND",
+        "vllm",
+        "SettingsError: MESSAGES_API_ENABLED='true' does not apply to SERVING_BACKEND=vllm: only the tgi "
+        "container reads it; remove it, or set SERVING_BACKEND=tgi",
+        env={"MESSAGES_API_ENABLED": "true"},
+    ),
+    SettingRow(
+        "VLLM_VERSION",
+        "9.9.9",
+        "SettingsError: VLLM_VERSION='9.9.9' is not in the huggingface-vllm DLC catalogue; allowed: "
+        "0.14.0, 0.17.0, 0.21.0, 0.22.1, 0.25.1, 0.26.0, 0.27.1, 0.28.0, 0.29.0 (or a major.minor alias)",
+        env={"SERVING_BACKEND": "vllm"},
+    ),
+    SettingRow(
+        "VLLM_VERSION",
+        "0.28.0",
+        "SettingsError: VLLM_VERSION='0.28.0' does not apply to SERVING_BACKEND=tgi: only the vllm "
+        "container reads it; remove it, or set SERVING_BACKEND=vllm",
+    ),
+    bad("VLLM_VERSION", "0.29.0\n", "expected a version like 0.29.0", env={"SERVING_BACKEND": "vllm"}),
+    bad("VLLM_IMAGE_URI", "no-tag", IMAGE, env={"SERVING_BACKEND": "vllm"}),
+    bad("VLLM_IMAGE_URI", "has space:tag", IMAGE, "plan"),
+    bad("VLLM_GPU_MEMORY_UTILIZATION", "0", "expected a number > 0 and at most 1"),
+    bad("VLLM_GPU_MEMORY_UTILIZATION", "90%", "expected a number > 0 and at most 1", "plan"),
+    bad("VLLM_GPU_MEMORY_UTILIZATION", "nan", "expected a number > 0 and at most 1"),
+    bad("VLLM_MAX_NUM_SEQS", "0", whole(1, 2048)),
+    bad("VLLM_MAX_NUM_SEQS", "4096", whole(1, 2048), env={"SERVING_BACKEND": "vllm"}),
+    SettingRow(
+        "VLLM_MAX_NUM_SEQS",
+        "64",
+        "SettingsError: VLLM_MAX_NUM_SEQS='64' does not apply to SERVING_BACKEND=tgi: only the vllm "
+        "container reads it; remove it, or set SERVING_BACKEND=vllm",
+        ("cost",),
+    ),
     bad("MODEL_DATA_S3_URI", "s3://bucket/models", S3_PREFIX),
     bad("MODEL_DATA_S3_URI", "s3://bucket/models/\n", S3_PREFIX),
     bad("MODEL_DATA_S3_URI", "s3://a..b/models/", "an S3 bucket name has no two adjacent periods"),
