@@ -17,9 +17,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from llm_twin.client.aws_api import RuntimeClient, S3Client, SageMakerClient
+from llm_twin.client.bodies import generate_body
 from llm_twin.client.errors import describe_error, error_code, invocation_error
-from llm_twin.client.results import GenerationResult, generation_result, with_details
+from llm_twin.client.results import GenerationResult, completion_result, generation_result
 from llm_twin.errors import AsyncInferenceError, AsyncTimeoutError, AwsError, EndpointNotReadyError
+from llm_twin.protocol.backends import Backend
 
 __all__ = ["ASYNC_INPUT_PREFIX", "ASYNC_TIMEOUT", "AsyncInvocation", "AsyncInvocations", "async_bucket"]
 
@@ -49,10 +51,15 @@ class AsyncInvocations:
     client: RuntimeClient
     sagemaker_client: SageMakerClient | None
     payload: dict[str, Any]
+    backend: Backend
+
+    def generation_answer(self, raw: bytes) -> GenerationResult:
+        """A whole generate answer of this endpoint's container (TGI's, or vLLM's completion)."""
+        return completion_result(raw) if self.backend == "vllm" else generation_result(raw)
 
     def submit_async(self, s3_client: S3Client, bucket: str) -> AsyncInvocation:
         """Upload the payload to s3://<bucket>/async/input/<uuid>.json and start the invocation."""
-        payload = with_details({key: value for key, value in self.payload.items() if key != "stream"})
+        payload = generate_body(self.backend, self.payload, stream=False)
         key = f"{ASYNC_INPUT_PREFIX}{uuid.uuid4()}.json"
         input_location = f"s3://{bucket}/{key}"
         try:
@@ -95,7 +102,7 @@ class AsyncInvocations:
         while True:
             output = _s3_object(s3_client, invocation.output_location)
             if output is not None:
-                return generation_result(output)
+                return self.generation_answer(output)
             if invocation.failure_location:
                 failure = _s3_object(s3_client, invocation.failure_location)
                 if failure is not None:

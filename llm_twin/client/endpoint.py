@@ -1,9 +1,9 @@
-"""Call a TGI endpoint through sagemaker-runtime: the transport, with typed results.
+"""Call a TGI or vLLM endpoint through sagemaker-runtime: the transport, with typed results.
 
 Parsing lives in `llm_twin.client.stream`, the error map in `llm_twin.client.errors`, async
 calls in `llm_twin.client.async_`; this module moves bytes:
 
-    LLMInferenceSagemakerEndpoint(endpoint_name, runtime_client, sagemaker_client=...)
+    LLMInferenceSagemakerEndpoint(endpoint_name, runtime_client, sagemaker_client=..., backend="tgi")
         .set_payload(inputs, parameters)   the payload of the next call
         .inference()        -> str          InvokeEndpoint, the generated text
         .stream()           -> TokenEvent..., GenerationResult
@@ -11,6 +11,9 @@ calls in `llm_twin.client.async_`; this module moves bytes:
         .invoke_body(body)  -> bytes        InvokeEndpoint with `body` as given (the gateway's relay)
         .stream_body(body)  -> bytes...     the same, streamed: the container's bytes as they arrive
         .submit_async(...), .wait_async(...)   InvokeEndpointAsync through S3
+
+`backend` ("tgi", the book's, or "vllm") says which body the container reads and which
+answer it writes (`bodies.py`); the payload and every result are the same types on both.
 
 Streams are read with a read timeout longer than the gap between tokens and with
 botocore's retries off: a retry after the first byte would send the text twice. The
@@ -33,14 +36,17 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from llm_twin.client.async_ import ASYNC_TIMEOUT, AsyncInvocation, AsyncInvocations, async_bucket
 from llm_twin.client.aws_api import RuntimeClient, SageMakerClient
+from llm_twin.client.bodies import generate_body
 from llm_twin.client.errors import THROTTLING_CODES, error_code, invocation_error, throttling_error
-from llm_twin.client.results import ChatResult, GenerationResult, chat_result, generation_result, with_details
+from llm_twin.client.results import ChatResult, GenerationResult, chat_result
 from llm_twin.client.stream.chat import ChatDelta, parse_chat_stream
 from llm_twin.client.stream.sagemaker import guarded_parts
 from llm_twin.client.stream.tgi import TokenEvent, parse_generate_stream
+from llm_twin.client.stream.vllm import parse_completion_stream
 from llm_twin.config import Settings
 from llm_twin.config.credentials import Credentials
 from llm_twin.errors import AwsError, IncompleteGenerationError, StreamTimeoutError
+from llm_twin.protocol.backends import BACKENDS, Backend
 
 __all__ = [
     "ASYNC_TIMEOUT",
@@ -99,6 +105,7 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
 
     `sagemaker_client` (the control plane) is optional: with it, an invocation refused as a
     ValidationError is told apart (no such endpoint, Failed, not ready) by DescribeEndpoint.
+    `backend` is the serving container: "tgi" (the book's) or "vllm".
     """
 
     def __init__(
@@ -110,7 +117,11 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
         default_payload: Mapping[str, Any] | None = None,
         inference_component_name: str | None = None,
         throttle_backoff: float = THROTTLE_BACKOFF,
+        backend: Backend = "tgi",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend: Backend = backend
         self.endpoint_name = endpoint_name
         self.client = runtime_client
         self.sagemaker_client = sagemaker_client
@@ -130,12 +141,13 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
         endpoint_name: str | None = None,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> LLMInferenceSagemakerEndpoint:
-        """The configured endpoint, called as `credentials` (the caller picks the identity)."""
+        """The configured endpoint and backend, called as `credentials` (the caller picks the identity)."""
         clients = aws_clients(settings, credentials)
         return cls(
             endpoint_name or settings.names.endpoint,
             clients.client("sagemaker-runtime", config=runtime_config(read_timeout)),
             sagemaker_client=clients.client("sagemaker"),
+            backend=settings.model.backend,
         )
 
     def copy(self) -> LLMInferenceSagemakerEndpoint:
@@ -147,6 +159,7 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
             default_payload=self.default_payload,
             inference_component_name=self.inference_component_name,
             throttle_backoff=self.throttle_backoff,
+            backend=self.backend,
         )
 
     # -- payload ---------------------------------------------------------------------------
@@ -166,22 +179,23 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
 
     def generate(self) -> GenerationResult:
         """InvokeEndpoint with the current payload, as a typed result."""
-        payload = with_details({key: value for key, value in self.payload.items() if key != "stream"})
-        return generation_result(self._invoke(payload))
+        return self.generation_answer(self._invoke(generate_body(self.backend, self.payload, stream=False)))
 
     def stream(self) -> Iterator[TokenEvent | GenerationResult]:
         """Every token as it arrives, then a `GenerationResult`; errors keep `partial_text`.
 
-        TGI's last event always carries `generated_text`: a stream that ends without it was
-        cut short (a proxy or container closing it cleanly) and raises IncompleteGenerationError.
+        The last event always carries `generated_text` (TGI's own; vLLM's finishing chunk, by
+        its parser): a stream that ends without it was cut short (a proxy or container closing
+        it cleanly) and raises IncompleteGenerationError.
         """
-        payload = with_details({**self.payload, "stream": True})
+        payload = generate_body(self.backend, self.payload, stream=True)
+        parse = parse_completion_stream if self.backend == "vllm" else parse_generate_stream
         texts: list[str] = []
         finish_reason: str | None = None
         generated_tokens: int | None = None
         final_text: str | None = None
         with contextlib.closing(self._stream_parts(payload)) as parts:
-            for event in parse_generate_stream(parts):
+            for event in parse(parts):
                 if not event.token.special:
                     texts.append(event.token.text)
                 if event.generated_text is not None:

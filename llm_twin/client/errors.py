@@ -9,7 +9,10 @@ still Creating and a request it refuses. Only SageMaker's control plane tells th
         EndpointStatus Failed       -> EndpointFailedError (with its FailureReason)
         any other status            -> EndpointNotReadyError
         InService                   -> AwsError: the request itself was refused
-    ModelError                      -> TGI's error from OriginalMessage (its JSON body), else InferenceError
+    ModelError                      -> the container's error from OriginalMessage (its JSON body):
+                                       TGI's {"error", "error_type"} by its type, vLLM's
+                                       {"error": {"message", "type", "param", "code"}} by its
+                                       status (400 ValidationError, ...); else InferenceError
     ModelNotReadyException          -> EndpointNotReadyError
     throttling codes                -> AwsError (after the caller's one retry)
     anything else                   -> AwsError naming the code
@@ -24,6 +27,7 @@ import json
 from botocore.exceptions import BotoCoreError, ClientError
 
 from llm_twin.client.aws_api import SageMakerClient
+from llm_twin.client.stream.events import openai_error, status_error
 from llm_twin.errors import (
     AwsError,
     EndpointFailedError,
@@ -66,9 +70,11 @@ def invocation_error(
     if code in VALIDATION_CODES and sagemaker_client is not None:
         return _by_endpoint_status(exc, endpoint_name, sagemaker_client)
     if code == "ModelError":
-        tgi = _tgi_error(exc.response.get("OriginalMessage"))
-        if tgi is not None:
-            return tgi
+        container = _container_error(
+            exc.response.get("OriginalMessage"), exc.response.get("OriginalStatusCode")
+        )
+        if container is not None:
+            return container
         return InferenceError(f"the model container answered an error: {message}")
     if code == "ModelNotReadyException":
         return EndpointNotReadyError(f"endpoint {endpoint_name!r} is not ready: {message}")
@@ -131,14 +137,28 @@ def _by_endpoint_status(
     return _generic(exc, endpoint_name)
 
 
-def _tgi_error(original: object) -> InferenceError | None:
-    """TGI's `{"error", "error_type"}` body, relayed as a ModelError's OriginalMessage."""
+def _container_error(original: object, status: object) -> InferenceError | None:
+    """The container's error body, relayed as a ModelError's OriginalMessage (and its HTTP
+    status as OriginalStatusCode): TGI's `{"error", "error_type"}`, or vLLM's OpenAI-shaped
+    `{"error": {...}}` (older vLLM: flat `{"object": "error", "message", "type", "code"}`)."""
     if not isinstance(original, str):
         return None
     try:
         body = json.loads(original)
     except (ValueError, RecursionError):
         return None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return generation_error(body["error"], body.get("error_type"))
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, str):
+        return generation_error(error, body.get("error_type"))
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        if type(error.get("code")) is not int and type(status) is int:
+            error = {**error, "code": status}
+        return openai_error(error)
+    if body.get("object") == "error" and isinstance(body.get("message"), str):
+        code = body.get("code")
+        return status_error(
+            body["message"], code if type(code) is int else status if type(status) is int else 500
+        )
     return None

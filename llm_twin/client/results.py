@@ -1,4 +1,5 @@
-"""What a whole (not streamed) answer is: TGI's generate answer and the Messages API's, typed.
+"""What a whole (not streamed) answer is: TGI's generate answer, vLLM's completion and the
+Messages API's (the same on both), typed.
 
 Shared by the realtime calls (`endpoint.py`) and the async ones (`async_.py`), which read the
 same JSON from S3.
@@ -10,12 +11,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from llm_twin.client.stream.vllm import tgi_finish_reason
 from llm_twin.errors import StreamParseError
 
 __all__ = [
     "ChatResult",
     "GenerationResult",
     "chat_result",
+    "completion_result",
     "decode_answer",
     "generation_result",
     "with_details",
@@ -63,6 +66,25 @@ def generation_result(raw: bytes) -> GenerationResult:
     return GenerationResult(
         answer["generated_text"], details.get("finish_reason"), details.get("generated_tokens")
     )
+
+
+def completion_result(raw: bytes) -> GenerationResult:
+    """vLLM's `text_completion` answer as TGI's result: its first choice, the finish reason in
+    TGI's words, `usage.completion_tokens` as the token count."""
+    answer = decode_answer(raw)
+    try:
+        choice = answer["choices"][0]
+        text = choice["text"]
+        finish_reason = choice.get("finish_reason")
+        usage = answer.get("usage") or {}
+        tokens = usage.get("completion_tokens")
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise StreamParseError(f"not a text_completion: {str(answer)[:200]!r}") from exc
+    if type(text) is not str or not (tokens is None or type(tokens) is int):
+        raise StreamParseError(f"not a text_completion: {str(answer)[:200]!r}")
+    if isinstance(finish_reason, str):
+        finish_reason = tgi_finish_reason(finish_reason, choice.get("stop_reason"))
+    return GenerationResult(text, finish_reason, tokens)
 
 
 def chat_result(raw: bytes) -> ChatResult:
