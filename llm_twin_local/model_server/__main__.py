@@ -1,10 +1,14 @@
 """`python -m llm_twin_local.model_server`: serve a local checkpoint, or make a test one.
 
     python -m llm_twin_local.model_server --model-dir DIR [--host H] [--port N] [...]
+    python -m llm_twin_local.model_server --api vllm --model-dir DIR [--served-model-name NAME] [...]
     python -m llm_twin_local.model_server make-test-model DIR [--size tiny|bench|200mb]
 
-Every serving option also reads the container's environment variable of TGI's name
-(MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, ...); a flag wins over the variable.
+`--api tgi` (the default) serves TGI's API; every TGI option also reads the container's
+environment variable of TGI's name (MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, ...), a flag winning
+over the variable. `--api vllm` serves the vLLM container's API and takes vLLM's own flags,
+as its SageMaker entrypoint passes them (SM_VLLM_<NAME> -> --<name>); the GPU-only ones are
+accepted and have no effect on a CPU.
 """
 
 from __future__ import annotations
@@ -98,6 +102,25 @@ def _int_option(flag: str, envvar: str, help_text: str) -> Callable[[FC], FC]:
 )
 @click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True)
 @click.option(
+    "--api",
+    type=click.Choice(["tgi", "vllm"]),
+    default="tgi",
+    show_default=True,
+    help="The container API served.",
+)
+@click.option("--model", "vllm_model", default=None, help="vllm: the model as the container names it.")
+@click.option(
+    "--served-model-name", default=None, help="vllm: the model name answers carry and requests may name."
+)
+@click.option(
+    "--max-model-len", type=int, default=None, callback=_positive, help="vllm: prompt + output tokens."
+)
+@click.option("--max-num-seqs", type=int, default=None, callback=_positive, help="vllm: sequences per batch.")
+@click.option("--revision", default=None, help="vllm: the Hub revision (fetched by the local runtime).")
+@click.option("--gpu-memory-utilization", type=float, default=None, help="vllm: accepted; no GPU here.")
+@click.option("--tensor-parallel-size", type=int, default=None, help="vllm: accepted; no GPU here.")
+@click.option("--enforce-eager", is_flag=True, default=False, help="vllm: accepted; no CUDA graphs here.")
+@click.option(
     "--lifeline-fd",
     type=int,
     default=None,
@@ -113,9 +136,18 @@ def main(
     port: int,
     log_level: str,
     lifeline_fd: int | None,
+    api: str,
+    vllm_model: str | None,
+    served_model_name: str | None,
+    max_model_len: int | None,
+    max_num_seqs: int | None,
+    revision: str | None,
+    gpu_memory_utilization: float | None,
+    tensor_parallel_size: int | None,
+    enforce_eager: bool,
     **options: Any,  # the serving options, by ServerSettings' field names: it types them
 ) -> None:
-    """Serve TGI's HTTP API for the causal LM in --model-dir, on the CPU."""
+    """Serve TGI's (or vLLM's) HTTP API for the causal LM in --model-dir, on the CPU."""
     if ctx.invoked_subcommand is not None:
         return
     if model_dir is None:
@@ -126,10 +158,21 @@ def main(
     # Nothing below may reach the Hub, whatever the caller's environment says.
     os.environ["HF_HUB_OFFLINE"] = "1"
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .server import ServerSettings, serve
+    from .server import ServerSettings, VllmSettings, serve, serve_vllm
 
     try:
-        serve(ServerSettings(model_dir=model_dir, **options), host=host, port=port, log_level=log_level)
+        if api == "vllm":
+            vllm_settings = VllmSettings(
+                model_dir=model_dir,
+                model=vllm_model or options["model_id"],
+                served_model_name=served_model_name,
+                max_model_len=max_model_len,
+                max_num_seqs=max_num_seqs,
+                dtype=options["dtype"],
+            )
+            serve_vllm(vllm_settings, host=host, port=port, log_level=log_level)
+        else:
+            serve(ServerSettings(model_dir=model_dir, **options), host=host, port=port, log_level=log_level)
     except ModelServerError as err:
         click.echo(f"{type(err).__name__}: {err}", err=True)
         sys.exit(err.exit_code)
