@@ -2,7 +2,9 @@
 
 Every byte goes through boto3's sagemaker-runtime, the path a real endpoint uses; on the
 local target that is the emulator's runtime, called with the deployer's key the
-bootstrap wrote. Output is flushed per token. Exit codes: 0 done, 1 the call or the
+bootstrap wrote. SERVING_BACKEND says which body the container reads (TGI's generate or
+vLLM's completion); the printed text and the `--json` events are the same on both. Output
+is flushed per token. Exit codes: 0 done, 1 the call or the
 stream failed (the text already printed is kept), 2 a bad option, 130 interrupted.
 """
 
@@ -236,7 +238,7 @@ def _events(
 @click.option("--stop", multiple=True, callback=_stops, help="Stop sequence (repeatable).")
 @click.option("--seed", type=int, default=None, help="Sampling seed, for reproducible output.")
 @click.option("--no-stream", is_flag=True, help="One InvokeEndpoint call; print the text at the end.")
-@click.option("--chat", is_flag=True, help="Use the Messages API (MESSAGES_API_ENABLED on the endpoint).")
+@click.option("--chat", is_flag=True, help="Use the Messages API (on TGI it needs MESSAGES_API_ENABLED).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, for scripts.")
 @endpoint_options
 @click.option(
@@ -273,7 +275,9 @@ def infer(
 ) -> None:
     """Generate from PROMPT ('-' reads it from stdin), printing tokens as they arrive."""
     if use_async and chat:
-        raise click.BadParameter("--async sends TGI's generate payload; drop --chat", param_hint="--async")
+        raise click.BadParameter(
+            "--async sends a generate body, not a chat; drop --chat", param_hint="--async"
+        )
     parameters = request_parameters(
         chat=chat, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
     )
