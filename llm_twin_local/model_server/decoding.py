@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
-from .events import PrefillToken
+from .events import PrefillToken, Token
 from .params import GenerateParameters
 
 if TYPE_CHECKING:
@@ -21,6 +22,10 @@ def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int], **options: bool) 
     return text
 
 
+RAW = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
+"""Decode options that keep every character of the ids (TGI's for token texts)."""
+
+
 class IncrementalDecoder:
     """TGI's prefix/read-offset detokenizer: emits text only once it is whole UTF-8."""
 
@@ -31,7 +36,7 @@ class IncrementalDecoder:
         self._prefix = max(self._read - 5, 0)
 
     def _decode(self, ids: list[int]) -> str:
-        return decode(self._tokenizer, ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return decode(self._tokenizer, ids, **RAW)
 
     def _emit(self, *, force: bool) -> str:
         prefix_text = self._decode(self._ids[self._prefix : self._read])
@@ -58,9 +63,44 @@ def needs_processing(params: GenerateParameters, generator: torch.Generator | No
     return generator is not None or (penalty is not None and penalty != 1.0)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The token picked at one step, and the alternatives asked for (`top_n_tokens`)."""
+
+    token_id: int
+    logprob: float
+    """log_softmax of the scores the token was picked from (after the request's processors)."""
+    top: tuple[tuple[int, float], ...] = ()
+    """(id, logprob) from the same scores, likeliest first; empty unless asked."""
+
+
+def top_alternatives(logprobs: torch.Tensor, n: int) -> tuple[tuple[int, float], ...]:
+    """The `n` likeliest (id, logprob) of a 1-D `logprobs`, as TGI's `batch_top_tokens` picks them.
+
+    Every token as likely as the n-th comes along (ties are not cut arbitrarily), and a
+    token the processors removed (-inf) never does, so there may be more or fewer than n.
+    """
+    if n <= 0:
+        return ()
+    n = min(n, logprobs.shape[0])
+    nth = torch.topk(logprobs, n).values[-1]
+    if nth == float("-inf"):
+        nth = torch.tensor(torch.finfo(logprobs.dtype).min, dtype=logprobs.dtype)
+    count = int((logprobs >= nth).sum())
+    top = torch.topk(logprobs, count)
+    return tuple(zip(top.indices.tolist(), top.values.tolist(), strict=True))
+
+
+def alternatives(
+    tokenizer: PreTrainedTokenizerBase, special_ids: frozenset[int], top: tuple[tuple[int, float], ...]
+) -> tuple[Token, ...]:
+    """A choice's top tokens, each text decoded alone (as TGI's `batch_decode` of their ids)."""
+    return tuple(Token(i, decode(tokenizer, [i], **RAW), logprob, i in special_ids) for i, logprob in top)
+
+
 def select_token(
     params: GenerateParameters, generator: torch.Generator | None, seen_ids: list[int], logits: torch.Tensor
-) -> tuple[int, float]:
+) -> Choice:
     """Apply the request's logits processors and pick the next token (logits: 1-D, vocab)."""
     scores = logits
     penalty = params.repetition_penalty
@@ -70,10 +110,11 @@ def select_token(
         picked = scores.gather(0, seen)
         picked = torch.where(picked < 0, picked * penalty, picked / penalty)
         scores = scores.scatter(0, seen, picked)
+    top_n = params.top_n_tokens or 0
     if generator is None:
         logprobs = torch.log_softmax(scores, dim=-1)
         token = int(torch.argmax(scores))
-        return token, float(logprobs[token])
+        return Choice(token, float(logprobs[token]), top_alternatives(logprobs, top_n))
     if params.temperature is not None and params.temperature != 1.0:
         scores = scores / params.temperature
     if params.top_k:
@@ -88,19 +129,25 @@ def select_token(
         scores = scores.masked_fill(remove.scatter(0, order, remove), float("-inf"))
     logprobs = torch.log_softmax(scores, dim=-1)
     token = int(torch.multinomial(logprobs.exp(), 1, generator=generator))
-    return token, float(logprobs[token])
+    return Choice(token, float(logprobs[token]), top_alternatives(logprobs, top_n))
 
 
-def greedy_choices(plain: list[int], logits: torch.Tensor) -> dict[int, tuple[int, float]]:
-    """(token, logprob) of the batch rows in `plain` (greedy, no processors), in one pass."""
+def greedy_choices(plain: list[int], logits: torch.Tensor, top_n: list[int]) -> dict[int, Choice]:
+    """The choices of the batch rows in `plain` (greedy, no processors), in one pass.
+
+    `top_n[j]` is row `plain[j]`'s `top_n_tokens`; rows that ask for none cost nothing more.
+    """
     if not plain:
         return {}
     rows = logits if len(plain) == logits.shape[0] else logits[plain]
     token_ids = rows.argmax(dim=-1, keepdim=True)
-    logprobs = torch.log_softmax(rows, dim=-1).gather(1, token_ids)
+    all_logprobs = torch.log_softmax(rows, dim=-1)
+    logprobs = all_logprobs.gather(1, token_ids)
     return {
-        i: (token_id, logprob)
-        for i, token_id, logprob in zip(plain, token_ids[:, 0].tolist(), logprobs[:, 0].tolist(), strict=True)
+        i: Choice(token_id, logprob, top_alternatives(all_logprobs[j], n) if n else ())
+        for j, (i, token_id, logprob, n) in enumerate(
+            zip(plain, token_ids[:, 0].tolist(), logprobs[:, 0].tolist(), top_n, strict=True)
+        )
     }
 
 

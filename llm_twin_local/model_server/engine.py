@@ -341,7 +341,8 @@ class Engine:
             return
         self.steps += 1
         plain = [i for i, s in enumerate(batch.seqs) if not s.needs_processing]
-        choices = decoding.greedy_choices(plain, logits)
+        top_n = [batch.seqs[i].params.top_n_tokens or 0 for i in plain]
+        choices = decoding.greedy_choices(plain, logits, top_n)
         leaving: set[int] = set()
         for i, seq in enumerate(batch.seqs):
             leaving.add(id(seq))  # until it takes its token and goes on
@@ -350,13 +351,13 @@ class Engine:
                     leaving.discard(id(seq))
         self._drop(lambda s: id(s) in leaving)
 
-    def _advance(self, seq: Sequence, logits: torch.Tensor, choice: tuple[int, float] | None = None) -> bool:
+    def _advance(self, seq: Sequence, logits: torch.Tensor, choice: decoding.Choice | None = None) -> bool:
         """Pick, record and emit the next token; returns True when the sequence is done."""
         if seq.cancelled:
             return True
         if choice is None:
             choice = decoding.select_token(seq.params, seq.generator, seq.all_ids, logits)
-        token_id, logprob = choice
+        token_id, logprob = choice.token_id, choice.logprob
         loaded = self.loaded
         special = token_id in loaded.special_ids
         if special:
@@ -376,7 +377,8 @@ class Engine:
         if reason is not None and not special:
             # Whatever is held back (an incomplete character) goes out with the last token.
             text += seq.decoder.flush()
-        token = Token(id=token_id, text=text, logprob=logprob, special=special)
+        top = decoding.alternatives(loaded.tokenizer, loaded.special_ids, choice.top)
+        token = Token(token_id, text, logprob, special, top)
         seq.tokens.append(token)
         if not special:
             seq.text_parts.append(text)

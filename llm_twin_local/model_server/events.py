@@ -17,6 +17,9 @@ class Token:
     """The incremental decode: the texts of the non-special tokens concatenate to the output."""
     logprob: float
     special: bool
+    top_tokens: tuple[Token, ...] = ()
+    """The `top_n_tokens` likeliest tokens at this step, likeliest first (TGI's order); empty
+    unless asked. Their `text` is the id decoded alone, as TGI gives it."""
 
 
 @dataclass(frozen=True)

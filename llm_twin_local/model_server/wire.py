@@ -8,7 +8,6 @@ reasons but "eos_token" (`protocol.tgi.chat_finish_reason`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 from llm_twin.protocol.tgi import chat_finish_reason
@@ -131,11 +130,6 @@ class CompletionJson(TypedDict):
     usage: NotRequired[UsageJson]
 
 
-def _top_tokens(token: Token) -> Sequence[Token]:
-    """The alternatives the engine reported with `token` (`top_n_tokens`); none until it reports them."""
-    return getattr(token, "top_tokens", None) or ()  # Token.top_tokens: issue 14's engine
-
-
 def token_json(token: Token) -> TokenJson:
     return {"id": token.id, "text": token.text, "logprob": f32(token.logprob), "special": token.special}
 
@@ -152,7 +146,7 @@ def details_json(done: Finished) -> DetailsJson:
         "prefill": [prefill_json(t) for t in done.prefill],
         "tokens": [token_json(t) for t in done.tokens],
     }
-    top = [[token_json(t) for t in _top_tokens(token)] for token in done.tokens]
+    top = [[token_json(t) for t in token.top_tokens] for token in done.tokens]
     if any(top):
         details["top_tokens"] = top
     return details
@@ -184,7 +178,7 @@ def stream_json(
         "generated_text": None if done is None else (prompt or "") + done.generated_text,
         "details": stream_details,
     }
-    top = _top_tokens(token)
+    top = token.top_tokens
     if top:
         event["top_tokens"] = [token_json(t) for t in top]
     return event
@@ -194,7 +188,7 @@ def _logprob(token: Token) -> LogprobJson:
     return {
         "token": token.text,
         "logprob": f32(token.logprob),
-        "top_logprobs": [{"token": t.text, "logprob": f32(t.logprob)} for t in _top_tokens(token)],
+        "top_logprobs": [{"token": t.text, "logprob": f32(t.logprob)} for t in token.top_tokens],
     }
 
 
