@@ -21,6 +21,10 @@ from tests.support.engine import generate
 MAX_INPUT_TOKENS = 128
 """The limits of the session's `server` fixture (tests/unit/llm_twin_local/model_server/conftest.py)."""
 MAX_TOTAL_TOKENS = 1024
+VLLM_SERVED_NAME = "llm-twin/tiny"
+"""`--served-model-name` of the vLLM-mode fixtures: what answers carry and requests may name."""
+VLLM_MAX_MODEL_LEN = 256
+"""`--max-model-len` of the vLLM-mode fixtures."""
 
 
 @dataclass(frozen=True)
