@@ -1,5 +1,5 @@
 # Stage 2, applied with the deployer's credentials: the artifact bucket, the image
-# repository and the TGI endpoint. Every name starts with var.name_prefix, the only
+# repository and the endpoint (TGI or vLLM). Every name starts with var.name_prefix, the only
 # names the deployer's policy lets it touch.
 
 provider "aws" {
@@ -41,6 +41,7 @@ module "sagemaker_endpoint" {
   source = "./modules/sagemaker_endpoint"
 
   name               = var.endpoint.name
+  backend            = var.endpoint.backend
   execution_role_arn = var.execution_role_arn
   image_uri          = var.endpoint.image_uri
   tgi_image_tag      = var.endpoint.tgi_image_tag
@@ -57,6 +58,11 @@ module "sagemaker_endpoint" {
     max_total_tokens         = var.endpoint.max_total_tokens
     max_batch_total_tokens   = var.endpoint.max_batch_total_tokens
     max_batch_prefill_tokens = var.endpoint.max_batch_prefill_tokens
+  }
+
+  vllm = {
+    max_num_seqs           = var.endpoint.vllm_max_num_seqs
+    gpu_memory_utilization = var.endpoint.vllm_gpu_memory_utilization
   }
 
   quantize             = var.endpoint.quantize

@@ -58,9 +58,10 @@ variable "force_destroy" {
 }
 
 variable "endpoint" {
-  description = "The SageMaker endpoint; see modules/sagemaker_endpoint/variables.tf for each attribute's allowed values. The CLI renders every attribute from its settings (llm_twin/config/model.py owns the defaults); the optional ones are null or empty unless set, and tgi_image_tag is needed when image_uri is null."
+  description = "The SageMaker endpoint; see modules/sagemaker_endpoint/variables.tf for each attribute's allowed values. The CLI renders every attribute from its settings (llm_twin/config/model.py owns the defaults); the optional ones are null or empty unless set, and tgi_image_tag is needed when image_uri is null. backend is tgi or vllm (image_uri required); the vllm_* attributes are read on vllm only."
   type = object({
     name                                              = string
+    backend                                           = string
     instance_type                                     = string
     instance_count                                    = number
     image_uri                                         = optional(string)
@@ -73,6 +74,8 @@ variable "endpoint" {
     max_total_tokens                                  = number
     max_batch_total_tokens                            = number
     max_batch_prefill_tokens                          = number
+    vllm_max_num_seqs                                 = number
+    vllm_gpu_memory_utilization                       = number
     quantize                                          = optional(string)
     messages_api_enabled                              = bool
     extra_environment                                 = map(string)
@@ -115,6 +118,21 @@ variable "endpoint" {
   validation {
     condition     = var.endpoint.max_batch_prefill_tokens >= 1 && var.endpoint.max_batch_prefill_tokens <= 16777216 && floor(var.endpoint.max_batch_prefill_tokens) == var.endpoint.max_batch_prefill_tokens
     error_message = "endpoint.max_batch_prefill_tokens must be a whole number from 1 to 16777216."
+  }
+
+  validation {
+    condition     = contains(["tgi", "vllm"], var.endpoint.backend)
+    error_message = "endpoint.backend must be one of: tgi, vllm."
+  }
+
+  validation {
+    condition     = var.endpoint.vllm_max_num_seqs >= 1 && var.endpoint.vllm_max_num_seqs <= 2048 && floor(var.endpoint.vllm_max_num_seqs) == var.endpoint.vllm_max_num_seqs
+    error_message = "endpoint.vllm_max_num_seqs must be a whole number from 1 to 2048."
+  }
+
+  validation {
+    condition     = var.endpoint.vllm_gpu_memory_utilization > 0 && var.endpoint.vllm_gpu_memory_utilization <= 1
+    error_message = "endpoint.vllm_gpu_memory_utilization must be > 0 and at most 1."
   }
 
   validation {

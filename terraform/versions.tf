@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.9"
 
   # The CLI passes the state path (-backend-config=path=...), one per target.
   backend "local" {}

@@ -13,7 +13,7 @@ from typing import Any
 
 from llm_twin.config import Settings
 from llm_twin.control import local_target
-from llm_twin.control.images import resolve_tgi_image
+from llm_twin.control.images import explicit_image, resolve_tgi_image, resolve_vllm_image
 from llm_twin.protocol import gpus
 
 
@@ -34,6 +34,7 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
     """Variables of the main stack; the role and bucket name come from the bootstrap."""
     endpoint: dict[str, Any] = {
         "name": settings.names.endpoint,
+        "backend": settings.model.backend,
         "instance_type": settings.variant.instance_type,
         "instance_count": settings.variant.instance_count,
         "hf_model_id": settings.model.hf_model_id,
@@ -42,12 +43,19 @@ def main_vars(settings: Settings, bootstrap_outputs: dict[str, Any]) -> dict[str
         "max_total_tokens": settings.tokens.max_total_tokens,
         "max_batch_total_tokens": settings.tokens.max_batch_total_tokens,
         "max_batch_prefill_tokens": settings.tokens.max_batch_prefill_tokens,
+        "vllm_max_num_seqs": settings.vllm.max_num_seqs,
+        "vllm_gpu_memory_utilization": settings.vllm.gpu_memory_utilization,
         "messages_api_enabled": settings.model.messages_api_enabled,
         "container_startup_health_check_timeout_in_seconds": settings.variant.health_check_timeout,
         "model_data_download_timeout_in_seconds": settings.variant.download_timeout,
     }
-    if settings.model.image_uri:
-        endpoint["image_uri"] = settings.model.image_uri
+    if image := explicit_image(settings):
+        endpoint["image_uri"] = image
+    elif settings.model.backend == "vllm":
+        # The provider's prebuilt-image table has no huggingface-vllm, so the full URI goes as is.
+        endpoint["image_uri"] = resolve_vllm_image(settings.model.vllm_version, settings.region).uri(
+            settings.region
+        )
     else:
         endpoint["tgi_image_tag"] = resolve_tgi_image(settings.model.tgi_version, settings.region).tag
     if settings.model.quantize:

@@ -30,6 +30,8 @@ DERIVED = {"tags", "s3_use_path_style"}
 """Rendered from the target and the project, not from a setting's default: their defaults are Terraform's."""
 WHOLE_NUMBERS = "alltrue([for v in values(var.token_limits) : v >= 1 && floor(v) == v])"
 """The one token_limits validation that is a domain check, not a rule between two limits."""
+TGI_ONLY = 'var.backend != "tgi" || '
+"""TGI's launcher rules bind the tgi backend only: vLLM reads max_total_tokens alone."""
 
 
 def _block(text: str, start: int) -> str:
@@ -87,7 +89,7 @@ def test_the_token_limit_validation_is_exactly_the_token_rules() -> None:
     conditions = re.findall(r"^\s*condition\s*=\s*(.+?)\s*$", body, re.M)
     assert WHOLE_NUMBERS in conditions
     relations = sorted(c for c in conditions if c != WHOLE_NUMBERS)
-    assert relations == sorted(rule.terraform_condition for rule in TOKEN_RULES)
+    assert relations == sorted(TGI_ONLY + rule.terraform_condition for rule in TOKEN_RULES)
 
 
 # -- endpoint defaults ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
+# The provider's table of prebuilt images (5.100.0) has no huggingface-vllm repository, so a
+# vLLM image always comes as image_uri, rendered by the CLI from the same catalogue.
 data "aws_sagemaker_prebuilt_ecr_image" "tgi" {
-  count = var.image_uri == null ? 1 : 0
+  count = var.backend == "tgi" && var.image_uri == null ? 1 : 0
 
   repository_name = "huggingface-pytorch-tgi-inference"
   image_tag       = var.tgi_image_tag
@@ -13,25 +15,10 @@ data "aws_sagemaker_prebuilt_ecr_image" "tgi" {
 }
 
 locals {
-  image = var.image_uri != null ? var.image_uri : data.aws_sagemaker_prebuilt_ecr_image.tgi[0].registry_path
+  image = var.image_uri != null ? var.image_uri : one(data.aws_sagemaker_prebuilt_ecr_image.tgi[*].registry_path)
 
   # With autoscaling on, the scalable target owns the live instance count (see autoscaling.tf).
   initial_instance_count = var.autoscaling.enabled ? var.autoscaling.min_capacity : var.instance_count
-
-  environment = merge(
-    var.extra_environment,
-    {
-      HF_MODEL_ID              = var.hf_model_id
-      SM_NUM_GPUS              = tostring(var.num_gpus)
-      MAX_INPUT_TOKENS         = tostring(var.token_limits.max_input_tokens)
-      MAX_TOTAL_TOKENS         = tostring(var.token_limits.max_total_tokens)
-      MAX_BATCH_TOTAL_TOKENS   = tostring(var.token_limits.max_batch_total_tokens)
-      MAX_BATCH_PREFILL_TOKENS = tostring(var.token_limits.max_batch_prefill_tokens)
-    },
-    var.hf_model_revision == null ? {} : { HF_MODEL_REVISION = var.hf_model_revision },
-    var.quantize == null ? {} : { HF_MODEL_QUANTIZE = var.quantize },
-    var.messages_api_enabled ? { MESSAGES_API_ENABLED = "true" } : {},
-  )
 
   # aws_sagemaker_model has no name_prefix, and every model argument forces replacement.
   # A name derived from the model's content gives each version its own name, so

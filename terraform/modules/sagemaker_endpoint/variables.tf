@@ -20,14 +20,49 @@ variable "execution_role_arn" {
   }
 }
 
+variable "backend" {
+  description = "The serving container: tgi (Hugging Face TGI DLC, told by HF_MODEL_ID, SM_NUM_GPUS and the token limits) or vllm (Hugging Face vLLM DLC, told by SM_VLLM_* variables; needs image_uri). See environment.tf."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["tgi", "vllm"], var.backend)
+    error_message = "backend must be one of: tgi, vllm."
+  }
+}
+
+variable "vllm" {
+  description = "vLLM's engine knobs, read when backend is vllm: max_num_seqs (1-2048; sequences batched at most) and gpu_memory_utilization (> 0, at most 1; the share of each GPU vLLM may take). Its max model length is token_limits.max_total_tokens."
+  type = object({
+    max_num_seqs           = number
+    gpu_memory_utilization = number
+  })
+  nullable = false
+
+  validation {
+    condition     = var.vllm.max_num_seqs >= 1 && var.vllm.max_num_seqs <= 2048 && floor(var.vllm.max_num_seqs) == var.vllm.max_num_seqs
+    error_message = "vllm.max_num_seqs must be a whole number from 1 to 2048 (vLLM refuses more sequences than the 2048 tokens it batches a step by default)."
+  }
+
+  validation {
+    condition     = var.vllm.gpu_memory_utilization > 0 && var.vllm.gpu_memory_utilization <= 1
+    error_message = "vllm.gpu_memory_utilization must be > 0 and at most 1 (a share of each GPU's memory)."
+  }
+}
+
 variable "image_uri" {
-  description = "Explicit container image URI. null resolves the Hugging Face TGI DLC for the region from tgi_image_tag."
+  description = "Explicit container image URI. null resolves the Hugging Face TGI DLC for the region from tgi_image_tag; with backend vllm it is required (the provider's image table has no huggingface-vllm)."
   type        = string
   default     = null
 
   validation {
     condition     = var.image_uri == null || can(regex("^[^\\s:]+(:[^\\s]+)?$", var.image_uri))
     error_message = "image_uri must be null or an image reference such as <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>."
+  }
+
+  validation {
+    condition     = var.backend != "vllm" || var.image_uri != null
+    error_message = "image_uri is needed when backend is vllm: the provider's prebuilt-image table has no huggingface-vllm repository."
   }
 }
 
@@ -117,7 +152,7 @@ variable "variant_name" {
 }
 
 variable "num_gpus" {
-  description = "SM_NUM_GPUS: GPUs TGI shards the model across (1-8); must match the instance type."
+  description = "GPUs the model is sharded across (1-8): SM_NUM_GPUS for TGI, SM_VLLM_TENSOR_PARALLEL_SIZE for vLLM; must match the instance type."
   type        = number
   nullable    = false
 
@@ -128,7 +163,7 @@ variable "num_gpus" {
 }
 
 variable "token_limits" {
-  description = "TGI token limits: max_input_tokens < max_total_tokens <= max_batch_total_tokens, and max_batch_prefill_tokens >= max_input_tokens (the rules of llm_twin/config/tokens.py, checked equal by tests/terraform/test_variables.py)."
+  description = "Token limits. With backend tgi: max_input_tokens < max_total_tokens <= max_batch_total_tokens, and max_batch_prefill_tokens >= max_input_tokens (the rules of llm_twin/config/tokens.py, checked equal by tests/terraform/test_variables.py). With backend vllm only max_total_tokens is read (vLLM's max model length), so the rules do not bind."
   type = object({
     max_input_tokens         = number
     max_total_tokens         = number
@@ -143,17 +178,17 @@ variable "token_limits" {
   }
 
   validation {
-    condition     = var.token_limits.max_total_tokens > var.token_limits.max_input_tokens
+    condition     = var.backend != "tgi" || var.token_limits.max_total_tokens > var.token_limits.max_input_tokens
     error_message = "token_limits.max_total_tokens must be greater than max_input_tokens."
   }
 
   validation {
-    condition     = var.token_limits.max_batch_prefill_tokens >= var.token_limits.max_input_tokens
+    condition     = var.backend != "tgi" || var.token_limits.max_batch_prefill_tokens >= var.token_limits.max_input_tokens
     error_message = "token_limits.max_batch_prefill_tokens must be >= max_input_tokens."
   }
 
   validation {
-    condition     = var.token_limits.max_batch_total_tokens >= var.token_limits.max_total_tokens
+    condition     = var.backend != "tgi" || var.token_limits.max_batch_total_tokens >= var.token_limits.max_total_tokens
     error_message = "token_limits.max_batch_total_tokens must be >= max_total_tokens, or no request could ever fit a batch."
   }
 }
@@ -183,6 +218,11 @@ variable "extra_environment" {
   validation {
     condition     = length(setintersection(keys(var.extra_environment), ["HF_MODEL_ID", "HF_MODEL_REVISION", "HF_TOKEN", "SM_NUM_GPUS", "MAX_INPUT_TOKENS", "MAX_TOTAL_TOKENS", "MAX_BATCH_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS", "HF_MODEL_QUANTIZE", "MESSAGES_API_ENABLED"])) == 0
     error_message = "extra_environment must not set HF_MODEL_ID, HF_MODEL_REVISION, HF_TOKEN, SM_NUM_GPUS, MAX_*_TOKENS, HF_MODEL_QUANTIZE or MESSAGES_API_ENABLED: use the dedicated variables."
+  }
+
+  validation {
+    condition     = !anytrue([for k in keys(var.extra_environment) : startswith(k, "SM_VLLM_")])
+    error_message = "extra_environment must not set SM_VLLM_* variables: the module renders them from backend, vllm and the model variables."
   }
 }
 

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.9: token_limits' validation refers to var.backend (a validation naming another variable).
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

@@ -31,6 +31,8 @@ TERRAFORM_NUMBERS = {
     "MAX_TOTAL_TOKENS": ("endpoint", "max_total_tokens"),
     "MAX_BATCH_TOTAL_TOKENS": ("endpoint", "max_batch_total_tokens"),
     "MAX_BATCH_PREFILL_TOKENS": ("endpoint", "max_batch_prefill_tokens"),
+    "VLLM_MAX_NUM_SEQS": ("endpoint", "vllm_max_num_seqs"),
+    "VLLM_GPU_MEMORY_UTILIZATION": ("endpoint", "vllm_gpu_memory_utilization"),
     "HEALTH_CHECK_TIMEOUT": ("endpoint", "container_startup_health_check_timeout_in_seconds"),
     "MODEL_DOWNLOAD_TIMEOUT": ("endpoint", "model_data_download_timeout_in_seconds"),
     "AUTOSCALING_MIN_CAPACITY": ("autoscaling", "min_capacity"),
