@@ -1,7 +1,9 @@
-"""Time `parse_generate_stream` against sagemaker-core's `LineIterator` + `json.loads`.
+"""Time our stream parsers against sagemaker-core's `LineIterator` + `json.loads`.
 
-Both read the same recorded TGI `generate_stream` (100k tokens by default) cut into the
-same random PayloadPart sizes (fixed seed). LineIterator iterates botocore-style
+Two formats, one table each, in one run: TGI's `generate_stream` (`parse_generate_stream`)
+and vLLM's completion stream (`text_completion` chunks as vLLM's pydantic writes them, a
+usage chunk and `[DONE]`; `parse_completion_stream`). For each, both sides read the same
+stream (100k tokens by default) cut into the same random PayloadPart sizes (fixed seed). LineIterator iterates botocore-style
 `{"PayloadPart": {"Bytes": ...}}` dicts, built before timing starts; the baseline strips
 `data:` and skips blank lines before `json.loads`, so it does no more JSON work than we do.
 Our parser is timed twice: on the raw parts, and on the same dicts through `payload_parts`
@@ -23,13 +25,14 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from sagemaker.core.iterators import LineIterator
 
 from llm_twin.client.stream.sagemaker import payload_parts
-from llm_twin.client.stream.tgi import parse_generate_stream
+from llm_twin.client.stream.tgi import TokenEvent, parse_generate_stream
+from llm_twin.client.stream.vllm import parse_completion_stream
 
 # Realistic token texts: leading spaces, punctuation, JSON escapes, multi-byte UTF-8.
 TOKEN_TEXTS = [" the", " of", " and", " model", "ing", ",", ".", "\n", " 日本", " héllo", " 🙂", ' "q"', "\\"]
@@ -57,6 +60,43 @@ def recorded_stream(tokens: int, seed: int) -> bytes:
     return b"".join(events)
 
 
+def vllm_stream(tokens: int, seed: int) -> bytes:
+    """vLLM's completion stream bytes: one `text_completion` chunk per token (pydantic's compact
+    JSON, raw UTF-8, `data: ` with a space), the finishing chunk, the usage chunk, `[DONE]`."""
+    rng = random.Random(seed)
+    events = []
+    for index in range(1, tokens + 1):
+        last = index == tokens
+        chunk = {
+            "id": "cmpl-5d3c0a6e2b1f4f0b9a8e7c6d5b4a3f21",
+            "object": "text_completion",
+            "created": 1764538800,
+            "model": "mlabonne/TwinLlama-3.1-8B-DPO",
+            "choices": [
+                {
+                    "index": 0,
+                    "text": rng.choice(TOKEN_TEXTS),
+                    "logprobs": None,
+                    "finish_reason": "length" if last else None,
+                    "stop_reason": None,
+                }
+            ],
+            "usage": None,
+        }
+        events.append(f"data: {json.dumps(chunk, ensure_ascii=False, separators=(',', ':'))}\n\n".encode())
+    usage = {"prompt_tokens": 7, "total_tokens": 7 + tokens, "completion_tokens": tokens}
+    closing = {
+        "id": "cmpl-5d3c0a6e2b1f4f0b9a8e7c6d5b4a3f21",
+        "object": "text_completion",
+        "created": 1764538800,
+        "model": "mlabonne/TwinLlama-3.1-8B-DPO",
+        "choices": [],
+        "usage": usage,
+    }
+    events.append(f"data: {json.dumps(closing, separators=(',', ':'))}\n\ndata: [DONE]\n\n".encode())
+    return b"".join(events)
+
+
 def random_parts(stream: bytes, max_part: int, seed: int) -> list[bytes]:
     """Cut `stream` into parts of 1 to `max_part` bytes, as SageMaker's PayloadParts may be."""
     rng = random.Random(seed)
@@ -69,33 +109,47 @@ def random_parts(stream: bytes, max_part: int, seed: int) -> list[bytes]:
     return parts
 
 
+Parser = Callable[[Iterable[bytes]], Iterator[TokenEvent]]
+
+
 def line_iterator_texts(events: list[dict[str, dict[str, bytes]]]) -> list[str]:
     texts = []
     loads = json.loads
     for line in LineIterator(events):
         if line.startswith(b"data:"):
-            texts.append(loads(line[5:])["token"]["text"])
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                break
+            event = loads(data)
+            if "token" in event:
+                texts.append(event["token"]["text"])
+            elif event["choices"]:
+                texts.append(event["choices"][0]["text"])
     return texts
 
 
-def our_texts(parts: list[bytes]) -> list[str]:
-    return [event.token.text for event in parse_generate_stream(parts)]
+def our_texts(parse: Parser, parts: list[bytes]) -> list[str]:
+    return [event.token.text for event in parse(parts)]
 
 
 def run_line_iterator(events: list[dict[str, dict[str, bytes]]]) -> None:
+    # The baseline does the least a correct reader must: strip `data:`, stop at [DONE], json.loads.
     loads = json.loads
     for line in LineIterator(events):
         if line.startswith(b"data:"):
-            loads(line[5:])
+            data = line[5:]
+            if data.strip() == b"[DONE]":
+                break
+            loads(data)
 
 
-def run_ours(parts: list[bytes]) -> None:
-    for _event in parse_generate_stream(parts):
+def run_ours(parse: Parser, parts: list[bytes]) -> None:
+    for _event in parse(parts):
         pass
 
 
-def run_ours_from_body(events: list[dict[str, dict[str, bytes]]]) -> None:
-    for _event in parse_generate_stream(payload_parts(events)):
+def run_ours_from_body(parse: Parser, events: list[dict[str, dict[str, bytes]]]) -> None:
+    for _event in parse(payload_parts(events)):
         pass
 
 
@@ -138,30 +192,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
 
-    stream = recorded_stream(args.tokens, args.seed)
     print(
-        f"stream: {args.tokens} tokens, {len(stream)} bytes ({len(stream) / args.tokens:.0f} per event), "
-        f"seed {args.seed}, {args.repeats} paired repeats; Python {sys.version.split()[0]}"
+        f"{args.tokens} tokens, seed {args.seed}, {args.repeats} paired repeats; Python {sys.version.split()[0]}"
     )
-    print(
-        f"{'parts':>22} | {'LineIterator+json':>17} | {'ours (parts)':>12} | {'speed-up':>8} "
-        f"| {'ours (Body)':>11} | {'speed-up':>8}"
-    )
-    for max_part in args.max_part:
-        parts = random_parts(stream, max_part, args.seed)
-        events = [{"PayloadPart": {"Bytes": part}} for part in parts]
-        if our_texts(parts) != line_iterator_texts(events):
-            print(f"parts of 1-{max_part} bytes: the parsers disagree", file=sys.stderr)
-            return 1
-        baseline_run = partial(run_line_iterator, events)
-        baseline, ours, ratio = compare(baseline_run, partial(run_ours, parts), args.repeats)
-        _, ours_body, ratio_body = compare(baseline_run, partial(run_ours_from_body, events), args.repeats)
-        label = f"{len(parts)} of 1-{max_part} B"
+    formats: list[tuple[str, bytes, Parser]] = [
+        ("TGI generate_stream", recorded_stream(args.tokens, args.seed), parse_generate_stream),
+        ("vLLM text_completion", vllm_stream(args.tokens, args.seed), parse_completion_stream),
+    ]
+    for name, stream, parse in formats:
+        print(f"\n{name}: {len(stream)} bytes ({len(stream) / args.tokens:.0f} per event)")
         print(
-            f"{label:>22} | {baseline:>15.3f} s | {ours:>10.3f} s | {ratio:>7.2f}x "
-            f"| {ours_body:>9.3f} s | {ratio_body:>7.2f}x"
+            f"{'parts':>22} | {'LineIterator+json':>17} | {'ours (parts)':>12} | {'speed-up':>8} "
+            f"| {'ours (Body)':>11} | {'speed-up':>8}"
         )
-    print("times: best of the repeats; speed-up: median of paired ratios (baseline time / our time)")
+        for max_part in args.max_part:
+            parts = random_parts(stream, max_part, args.seed)
+            events = [{"PayloadPart": {"Bytes": part}} for part in parts]
+            if our_texts(parse, parts) != line_iterator_texts(events):
+                print(f"{name}, parts of 1-{max_part} bytes: the parsers disagree", file=sys.stderr)
+                return 1
+            baseline_run = partial(run_line_iterator, events)
+            baseline, ours, ratio = compare(baseline_run, partial(run_ours, parse, parts), args.repeats)
+            _, ours_body, ratio_body = compare(
+                baseline_run, partial(run_ours_from_body, parse, events), args.repeats
+            )
+            label = f"{len(parts)} of 1-{max_part} B"
+            print(
+                f"{label:>22} | {baseline:>15.3f} s | {ours:>10.3f} s | {ratio:>7.2f}x "
+                f"| {ours_body:>9.3f} s | {ratio_body:>7.2f}x"
+            )
+    print("\ntimes: best of the repeats; speed-up: median of paired ratios (baseline time / our time)")
     return 0
 
 

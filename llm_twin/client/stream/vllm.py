@@ -24,6 +24,7 @@ parser's (`stream.chat`), the same on both backends.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -48,9 +49,14 @@ class _Usage(msgspec.Struct):
 class _Chunk(msgspec.Struct):
     choices: list[_Choice]
     usage: _Usage | None = None
+    # msgspec skips unknown keys; named here, an error next to choices is not skipped (msgspec
+    # unescapes keys, so "\u0065rror" lands here too).
+    error: Any = None
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
+_TOKEN_CACHE_SIZE = 4096
+"""Distinct texts whose Token is kept for reuse: a stream repeats its tokens, and a Token is immutable."""
 
 
 def tgi_finish_reason(finish_reason: str, stop_reason: str | int | None) -> str:
@@ -63,13 +69,13 @@ def tgi_finish_reason(finish_reason: str, stop_reason: str | int | None) -> str:
 
 def _chunk(data: bytes) -> _Chunk | None:
     """One event as a chunk, None for `[DONE]`; an error payload raises its error."""
-    # msgspec skips unknown keys, so data naming "error" (or escaping a key) takes json's path,
-    # which raises the error payload; any other data msgspec refuses is not a chunk.
-    if b'"error"' not in data and b"\\u" not in data:
-        try:
-            return _decode_chunk(data)
-        except msgspec.DecodeError:
-            pass
+    try:
+        chunk = _decode_chunk(data)
+    except msgspec.DecodeError:
+        pass  # [DONE], an error payload without choices, or no chunk: json's path says which
+    else:
+        if chunk.error is None:
+            return chunk
     obj = event_object(data)
     if obj is None:
         return None
@@ -94,8 +100,10 @@ def parse_completion_stream(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
     Every `InferenceError` raised here carries the text received so far as `partial_text`.
     """
     texts: list[str] = []
+    keep = texts.append
     index = 0
     held: _Choice | None = None  # the finishing choice, until the usage chunk or [DONE]
+    tokens: dict[str, Token] = {}
 
     def last(choice: _Choice, usage: _Usage | None) -> TokenEvent:
         details = None
@@ -118,10 +126,16 @@ def parse_completion_stream(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
                 if held is not None:
                     raise StreamParseError("vLLM sent a text chunk after the finishing one")
                 choice = chunk.choices[0]
+                text = choice.text
                 index += 1
-                texts.append(choice.text)
+                keep(text)
                 if choice.finish_reason is None:
-                    yield TokenEvent(index, Token(None, choice.text, None, False), None, None)
+                    token = tokens.get(text)
+                    if token is None:
+                        token = Token(None, text, None, False)
+                        if len(tokens) < _TOKEN_CACHE_SIZE:
+                            tokens[text] = token
+                    yield TokenEvent(index, token, None, None)
                     continue
                 error = _unfinished(choice.finish_reason)
                 if error is not None:
