@@ -26,6 +26,7 @@ from llm_twin.control.preflight.inputs import (
     Status,
     facts_or_skip,
 )
+from llm_twin.control.preflight.vllm import check_vllm_fit, check_vllm_image, check_vllm_token_limits
 from llm_twin.protocol import gpus
 from llm_twin.protocol.quota_codes import SERVICE_CODE
 
@@ -170,7 +171,8 @@ def check_num_gpus(inputs: PreflightInputs) -> CheckResult:
         return CheckResult(
             "SM_NUM_GPUS",
             "FAIL",
-            f"SM_NUM_GPUS={s.variant.num_gpus}, but {s.variant.instance_type} has {row.gpu_count} x {row.accelerator}: TGI cannot start",
+            f"SM_NUM_GPUS={s.variant.num_gpus}, but {s.variant.instance_type} has {row.gpu_count} x {row.accelerator}: "
+            f"{'vLLM' if s.model.backend == 'vllm' else 'TGI'} cannot start",
             f"set SM_NUM_GPUS={row.gpu_count}, or leave it unset to derive it",
         )
     if s.variant.num_gpus < row.gpu_count:
@@ -286,15 +288,16 @@ def check_health_timeout(inputs: PreflightInputs) -> CheckResult:
 
 
 def run_checks(inputs: PreflightInputs) -> PreflightReport:
-    """Every check, in the order the table shows them."""
+    """Every check, in the order the table shows them; fit, token limits and image per backend."""
+    vllm = inputs.settings.model.backend == "vllm"
     checks = [
         check_identity(inputs),
         check_quota(inputs),
-        *check_fit(inputs),
-        check_token_limits(inputs),
+        *(check_vllm_fit(inputs) if vllm else check_fit(inputs)),
+        check_vllm_token_limits(inputs) if vllm else check_token_limits(inputs),
         check_num_gpus(inputs),
         check_gated(inputs),
-        check_image(inputs),
+        check_vllm_image(inputs) if vllm else check_image(inputs),
         check_health_timeout(inputs),
     ]
     return PreflightReport(tuple(checks))
