@@ -149,6 +149,8 @@ def status(ctx: click.Context) -> None:
     click.echo(f"endpoint: {state.name}")
     click.echo(f"status:   {state.status}")
     click.echo(f"config:   {state.config_name} (serving)")
+    for served in report.backends:
+        click.echo(f"backend:  {served.backend} (variant {served.variant}, model {served.model_name})")
     if report.desired_config and report.desired_config != state.config_name:
         click.echo(f"desired:  {report.desired_config} (Terraform's; not serving)")
     if report.previous_config:
