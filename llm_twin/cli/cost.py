@@ -32,6 +32,7 @@ def render_estimate(estimate: cost.CostEstimate, endpoint: str) -> list[str]:
         )
     lines.append(f"  {'total':<10} ${estimate.hourly_usd:>9.4f}/h  ${estimate.monthly_usd:>10.2f}/month")
     lines.append(f"prices: {estimate.source}")
+    lines.append(f"image:  {estimate.backend} ({estimate.image})")
     lines.extend(f"note: {note}" for note in estimate.notes)
     return lines
 

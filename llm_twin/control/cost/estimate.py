@@ -15,10 +15,15 @@ from importlib import resources
 from typing import Any, Literal
 
 from llm_twin.config import Settings
+from llm_twin.control.images import backend_image, explicit_image
 from llm_twin.errors import SettingsError
 
 PriceSource = Literal["table", "pricing-api"]
 EXCLUDED = "data transfer, request and CloudWatch Logs charges (they scale with traffic)"
+SAME_PRICE = (
+    "the instance price is the same for tgi and vllm: SageMaker bills the instance, "
+    "and the Hugging Face DLC images carry no charge of their own"
+)
 # Target tracking makes two CloudWatch alarms of its own (scale out, scale in).
 TARGET_TRACKING_ALARMS = 2
 
@@ -81,6 +86,10 @@ class CostEstimate:
     """Where the instance price came from: the table (with its date) or the Pricing API."""
     notes: tuple[str, ...]
     """Caveats: a region priced from another's table, what is excluded."""
+    backend: str = "tgi"
+    """SERVING_BACKEND whose container the estimate is for."""
+    image: str = ""
+    """The image that backend would run (the override, or the catalogue's for the region)."""
 
     @property
     def hourly_usd(self) -> float:
@@ -168,6 +177,7 @@ def estimate(
                 monthly_usd=alarms * alarm_price,
             )
         )
+    notes.append(SAME_PRICE)
     notes.append(f"not included: {EXCLUDED}")
     return CostEstimate(
         region=region,
@@ -175,7 +185,18 @@ def estimate(
         hours_per_month=hours,
         source=source,
         notes=tuple(notes),
+        backend=settings.model.backend,
+        image=priced_image(settings),
     )
+
+
+def priced_image(settings: Settings) -> str:
+    """The image the chosen backend runs in the region, as the estimate names it."""
+    explicit = explicit_image(settings)
+    if explicit:
+        return explicit
+    image = backend_image(settings)
+    return image.uri(settings.region) or f"{image.repository}:{image.tag} (not offered in {settings.region})"
 
 
 def over_budget(settings: Settings, result: CostEstimate) -> bool:

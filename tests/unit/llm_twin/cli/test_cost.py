@@ -56,7 +56,9 @@ def test_the_largest_estimate_the_settings_allow_prints_plain_figures(tmp_path: 
     assert shown.exit_code == 0, shown.output
     figures = re.findall(r"\$\s*([0-9.]+)", shown.output)
     assert figures and all(len(figure.split(".")[0]) <= 9 for figure in figures), shown.output
-    assert "inf" not in shown.output and "e+" not in shown.output
+    assert (
+        not re.search(r"\binf\b", shown.output) and "e+" not in shown.output
+    )  # the image is "...-inference"
 
 
 def _cli(tmp_path: Path, *args: str, **env: str):
@@ -106,3 +108,15 @@ def test_apply_over_budget_is_refused_even_with_yes(tmp_path: Path) -> None:
     assert "BudgetExceededError: the estimate $" in result.output
     assert "is above COST_MONTHLY_BUDGET_USD=500" in result.output
     assert not (tmp_path / "aws").exists()
+
+
+def test_cost_says_which_backends_image_it_priced(tmp_path: Path) -> None:
+    shown = _cli(tmp_path, "cost", SERVING_BACKEND="vllm")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "image:  vllm (763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-vllm:0.29.0-"
+        in shown.output
+    )
+    assert f"note: {cost.SAME_PRICE}" in shown.output
+    data = json.loads(_cli(tmp_path, "cost", "--json", SERVING_BACKEND="vllm").output)
+    assert data["backend"] == "vllm" and "/huggingface-vllm:" in data["image"]

@@ -80,3 +80,25 @@ def test_unreachable_pricing_api_falls_back_to_the_table() -> None:
     settings = settings_for({**AWS, "PRICING_SOURCE": "auto"})
     estimate = Deployment(settings).cost_estimate()  # no route to AWS here: the table answers
     assert estimate.source.startswith("price table as of")
+
+
+def test_the_estimate_names_the_backends_image_and_prices_the_instances_alike() -> None:
+    table = cost.load_price_table()
+    tgi = cost.estimate(settings_for({}), table)
+    vllm = cost.estimate(settings_for({"SERVING_BACKEND": "vllm"}), table)
+    assert (tgi.backend, vllm.backend) == ("tgi", "vllm")
+    assert tgi.image.endswith("/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
+    assert vllm.image == (
+        "763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-vllm:"
+        "0.29.0-transformers5.15.0-gpu-py312-cu130-ubuntu24.04-v1.0"
+    )
+    assert tgi.lines == vllm.lines
+    assert cost.SAME_PRICE in vllm.notes
+
+
+def test_an_image_override_is_what_the_estimate_names() -> None:
+    mine = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/vllm:mine"
+    estimate = cost.estimate(
+        settings_for({"SERVING_BACKEND": "vllm", "VLLM_IMAGE_URI": mine}), cost.load_price_table()
+    )
+    assert estimate.image == mine
