@@ -89,12 +89,21 @@ def serve(
     # A login link only where nobody else can reach the port first.
     login = LoginCodes() if is_loopback(host) else None
     config = GatewayConfig(
-        token.token, settings.gateway.cors_origins, settings.gateway.max_body_bytes, login=login
+        token.token,
+        settings.gateway.cors_origins,
+        settings.gateway.max_body_bytes,
+        login=login,
+        backend=settings.model.backend,
     )
     # One boto3 client for all requests (it is thread-safe); a payload per request.
     app = create_app(config, base.copy, endpoint_health(deployment))
     shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"» endpoint {state.name} is {state.status}")
+    click.echo(f"» endpoint {state.name} is {state.status}, serving {settings.model.backend}")
+    if settings.model.backend == "vllm":
+        click.echo(
+            "» vLLM: /v1/completions and /v1/chat/completions relayed as they are; "
+            "TGI's POST /, /generate and /generate_stream answer 404"
+        )
     click.echo(f"» chat page and streams on http://{shown_host}:{port}/ (Ctrl-C stops)")
     if login is not None:
         # The one place the code is ever shown: the access log redacts it.

@@ -9,12 +9,18 @@ status is 200, and whatever goes wrong becomes the stream's last event, as on TG
                error event (both TGI clients raise IncompleteGenerationError); no [DONE]
     chat       the endpoint's chunks as written, usage chunk included; an error (the endpoint's,
                or a cut) is TGI 3.x's chat error event; `data: [DONE]` always ends it
+    vllm       (chat and completion chunks of a vLLM endpoint) the endpoint's events as written;
+               a failure of our own (a cut, the transport) is vLLM's error event
+               `{"error": {"message", "type", "param", "code"}}`; `data: [DONE]` always ends it
+
+Before any token, a vLLM endpoint's refusal is relayed as it wrote it, status and body
+(`vllm_answer`); the gateway's own refusals take vLLM's error shape too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -24,9 +30,10 @@ from llm_twin.client.errors import container_answer
 from llm_twin.errors import LlmTwinError
 from llm_twin.gateway import framing
 from llm_twin.gateway.relay import relay
+from llm_twin.protocol import vllm
 from llm_twin.protocol.sse import sse_batches
 
-__all__ = ["chat_stream", "generate_stream", "openai_answer", "tgi_answer"]
+__all__ = ["chat_stream", "generate_stream", "openai_answer", "tgi_answer", "vllm_answer", "vllm_stream"]
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -74,6 +81,21 @@ def openai_answer(exc: LlmTwinError) -> JSONResponse:
     return JSONResponse(
         framing.openai_error(message, kind, status), status_code=status, headers=_headers(status)
     )
+
+
+def vllm_answer(exc: LlmTwinError) -> Response:
+    """A refusal or failure before any token on a vLLM endpoint: the container's own answer as it
+    wrote it (status and body), else the gateway's, in vLLM's error shape."""
+    answer = container_answer(exc)
+    if answer is not None:
+        status, body = answer
+        return Response(body, status_code=status, media_type="application/json")
+    status = framing.error_status(exc)
+    return JSONResponse(dict(vllm.error_body(str(exc), status)), status_code=status, headers=_headers(status))
+
+
+def _vllm_error_event(message: str) -> bytes:
+    return framing.event(vllm.error_body(message, 500))
 
 
 def _events(client: LLMInferenceSagemakerEndpoint, body: Mapping[str, Any]) -> Iterator[bytes]:
@@ -134,11 +156,26 @@ async def generate_stream(client: LLMInferenceSagemakerEndpoint, body: Mapping[s
 
 async def chat_stream(client: LLMInferenceSagemakerEndpoint, body: Mapping[str, Any]) -> Response:
     """The Messages API's stream, relayed; it always ends with `data: [DONE]`."""
+    return await _openai_stream(client, body, framing.chat_stream_error, openai_answer)
+
+
+async def vllm_stream(client: LLMInferenceSagemakerEndpoint, body: Mapping[str, Any]) -> Response:
+    """A vLLM endpoint's chat or completion stream, relayed; it always ends with `data: [DONE]`."""
+    return await _openai_stream(client, body, _vllm_error_event, vllm_answer)
+
+
+async def _openai_stream(
+    client: LLMInferenceSagemakerEndpoint,
+    body: Mapping[str, Any],
+    error_event: Callable[[str], bytes],
+    refusal: Callable[[LlmTwinError], Response],
+) -> Response:
+    """OpenAI-style chunks relayed; a failure before the first is `refusal`, after it `error_event`."""
     events = relay(_events(client, body))
     try:
         first = await _first(events)
     except LlmTwinError as exc:
-        return openai_answer(exc)
+        return refusal(exc)
 
     async def frames() -> AsyncGenerator[bytes]:
         ended = False
@@ -147,8 +184,8 @@ async def chat_stream(client: LLMInferenceSagemakerEndpoint, body: Mapping[str, 
             while data is not _NOTHING and data.strip() != b"[DONE]":
                 obj = _object(data)
                 error = obj.get("error")
-                if isinstance(error, str):  # a generate-shaped error event: TGI's chat shape instead
-                    yield framing.chat_stream_error(error)
+                if isinstance(error, str):  # a generate-shaped error event: the chat shape instead
+                    yield error_event(error)
                 else:
                     yield framing.event(data)
                 choices = obj.get("choices") or [{}]
@@ -156,12 +193,12 @@ async def chat_stream(client: LLMInferenceSagemakerEndpoint, body: Mapping[str, 
                 ended = ended or error is not None or finished
                 data = await anext(events, _NOTHING)
         except LlmTwinError as exc:
-            yield framing.chat_stream_error(str(exc))
+            yield error_event(str(exc))
             ended = True
         finally:
             await events.aclose()
         if not ended:
-            yield framing.chat_stream_error(CUT)
+            yield error_event(CUT)
         yield framing.DONE
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)

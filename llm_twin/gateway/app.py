@@ -9,7 +9,14 @@ routes, so huggingface_hub, text-generation and the openai SDK work unchanged:
     POST /                       TGI's compat route: `stream` false -> a JSON array, true -> SSE
     POST /generate               one JSON answer        POST /generate_stream    SSE
     POST /v1/chat/completions    the Messages API: one chat.completion, or chunks then [DONE]
+    POST /v1/completions         (vLLM only) a completion: one text_completion, or chunks then [DONE]
     POST /login, GET /session    the page's one-time login link and its cookie (login.py)
+
+In front of a vLLM endpoint (`GatewayConfig.backend`), the OpenAI routes relay the body and the
+answer as they are (vLLM checks the body itself, and its answers are already OpenAI's), and
+TGI's generate routes are refused with 404 naming the backend: a TGI answer carries token ids,
+logprobs, special flags and details that vLLM's completion stream does not, so a translation
+would hand TGI's clients invented values as fact.
 
 A body is checked as TGI checks it (payloads.py) and sent on unchanged; the endpoint's answer
 comes back as it was written. The POST routes need `Authorization: Bearer <token>` (compared in
@@ -44,9 +51,10 @@ from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint
 from llm_twin.config import Secret
 from llm_twin.errors import GatewayRequestError, LlmTwinError, SettingsError
 from llm_twin.gateway import answers
-from llm_twin.gateway.answers import openai_answer, tgi_answer
+from llm_twin.gateway.answers import openai_answer, tgi_answer, vllm_answer
 from llm_twin.gateway.login import LoginCodes, cookie_name
 from llm_twin.gateway.payloads import parse_chat, parse_generate, parse_json
+from llm_twin.protocol.backends import Backend
 
 __all__ = ["EndpointHealth", "GatewayConfig", "create_app"]
 
@@ -57,6 +65,15 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+NO_GENERATE_ON_VLLM = (
+    "POST {path} is TGI's generate route, and this gateway fronts a vLLM endpoint "
+    "(SERVING_BACKEND=vllm), whose answers carry no token ids, logprobs or details to fill it "
+    "honestly: use POST /v1/completions (a prompt) or /v1/chat/completions (messages)"
+)
+NO_COMPLETIONS_ON_TGI = (
+    "POST /v1/completions needs a vLLM endpoint; this gateway fronts TGI (SERVING_BACKEND=tgi), "
+    "whose /invocations takes generate bodies only: use POST /generate, /generate_stream or /v1/chat/completions"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class GatewayConfig:
     """Largest request body read; more is 413."""
     login: LoginCodes | None = None
     """The page's one-time login codes (serve makes them on loopback only); None: the page asks for the token."""
+    backend: Backend = "tgi"
+    """The endpoint's serving container (SERVING_BACKEND): which routes are served, and how."""
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -155,6 +174,12 @@ def create_app(
         return parse_json(await _read_body(request, config.max_body_bytes))
 
     async def relay_generate(request: Request, *, stream: bool | None, compat: bool) -> Response:
+        if config.backend == "vllm":
+            try:
+                _authorize(request, config)
+            except GatewayRequestError as exc:
+                return tgi_answer(exc)
+            return tgi_answer(GatewayRequestError(404, NO_GENERATE_ON_VLLM.format(path=request.url.path)))
         try:
             parsed = parse_generate(await guarded_json(request), stream=stream)
         except GatewayRequestError as exc:
@@ -187,7 +212,35 @@ def create_app(
     async def generate_stream(request: Request) -> Response:
         return await relay_generate(request, stream=True, compat=False)
 
+    async def relay_openai(request: Request) -> Response:
+        """vLLM: the body as it came (a JSON object), the answer as vLLM wrote it."""
+        try:
+            body = await guarded_json(request)
+            if not isinstance(body, dict):
+                raise GatewayRequestError(400, "the body must be a JSON object")
+        except GatewayRequestError as exc:
+            return vllm_answer(exc)
+        client = new_client()
+        if body.get("stream") is True:
+            return await answers.vllm_stream(client, body)
+        try:
+            raw = await run_in_threadpool(client.invoke_body, body)
+        except LlmTwinError as exc:
+            return vllm_answer(exc)
+        return Response(raw, media_type="application/json")
+
+    async def completions(request: Request) -> Response:
+        if config.backend == "vllm":
+            return await relay_openai(request)
+        try:
+            _authorize(request, config)
+        except GatewayRequestError as exc:
+            return openai_answer(exc)
+        return openai_answer(GatewayRequestError(404, NO_COMPLETIONS_ON_TGI))
+
     async def chat_completions(request: Request) -> Response:
+        if config.backend == "vllm":
+            return await relay_openai(request)
         try:
             parsed = parse_chat(await guarded_json(request))
         except GatewayRequestError as exc:
@@ -227,7 +280,9 @@ def create_app(
         signed_in = config.login is not None and config.login.signed_in(
             request.cookies.get(cookie_name(request.url.port))
         )
-        return JSONResponse({"signed_in": signed_in, "login_links": config.login is not None})
+        return JSONResponse(
+            {"signed_in": signed_in, "login_links": config.login is not None, "backend": config.backend}
+        )
 
     async def health(request: Request) -> Response:
         try:
@@ -267,6 +322,7 @@ def create_app(
         Route("/generate", generate, methods=["POST"]),
         Route("/generate_stream", generate_stream, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
         Route("/login", login, methods=["POST"]),
         Route("/session", session, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -4,9 +4,12 @@
 // the page trades the code for an HttpOnly session cookie (POST /login) that the browser
 // then sends by itself. Otherwise a typed token stays in this tab only (sessionStorage).
 // With the Messages API the page keeps the conversation and sends all of it each time.
+// In front of a vLLM endpoint (/session says the backend) a plain generation is a completion
+// (/v1/completions), since the gateway serves TGI's generate routes for TGI only.
 "use strict";
 
 const TOKEN_KEY = "llm-twin-gateway-token";
+let backend = "tgi";
 
 // Splits a byte stream into server-sent events (WHATWG rules: LF, CRLF or CR line ends,
 // "data:" lines joined with LF, a blank line dispatches, comments and other fields ignored).
@@ -101,6 +104,13 @@ function requestFor(api, messages, prompt) {
     if (seed !== null) body.seed = seed;
     return { url: "/v1/chat/completions", body };
   }
+  if (backend === "vllm") {
+    const body = { prompt, stream: true };
+    if (maxNewTokens > 0) body.max_tokens = maxNewTokens;
+    if (!Number.isNaN(temperature)) body.temperature = temperature; // vLLM: 0 is greedy
+    if (seed !== null) body.seed = seed;
+    return { url: "/v1/completions", body };
+  }
   const parameters = {};
   if (maxNewTokens > 0) parameters.max_new_tokens = maxNewTokens;
   // TGI refuses temperature 0; greedy decoding is do_sample false instead.
@@ -118,9 +128,10 @@ function readEvent(api, data) {
     const message = typeof event.error === "string" ? event.error : event.error.message;
     throw new Error(message);
   }
-  if (api === "chat") {
+  if (api === "chat" || backend === "vllm") {
     const choice = (event.choices || [])[0];
-    return { text: (choice && choice.delta && choice.delta.content) || "", done: false };
+    const text = api === "chat" ? choice && choice.delta && choice.delta.content : choice && choice.text;
+    return { text: text || "", done: false };
   }
   const text = event.token && !event.token.special ? event.token.text : "";
   const final = typeof event.generated_text === "string" ? event.generated_text : null;
@@ -233,6 +244,18 @@ async function send(event) {
 }
 
 // The login link's code is traded once for the session cookie, and taken out of the address bar.
+async function learnBackend() {
+  try {
+    const session = await (await fetch("/session")).json();
+    if (session.backend === "vllm") {
+      backend = "vllm";
+      document.querySelector('#api option[value="generate"]').textContent = "completions (vLLM, one prompt)";
+    }
+  } catch (_) {
+    // The TGI routes then; a vLLM gateway answers them with a 404 that names the backend.
+  }
+}
+
 async function signIn() {
   const params = new URLSearchParams(location.search);
   const code = params.get("login");
@@ -273,5 +296,6 @@ document.addEventListener("DOMContentLoaded", () => {
     setStatus("idle", "Ready.");
   });
   $("api").addEventListener("change", clearConversation);
+  learnBackend();
   signIn();
 });

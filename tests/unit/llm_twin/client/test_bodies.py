@@ -15,7 +15,9 @@ from llm_twin.errors import ValidationError
 
 VLLM_EXTRAS = {"top_k", "repetition_penalty"}
 """Sampling parameters vLLM's CompletionRequest takes beyond OpenAI's (vLLM's "extra" fields)."""
-OPENAI_COMPLETION_KEYS = set(get_type_hints(completion_create_params.CompletionCreateParamsStreaming)) - {"model"}
+OPENAI_COMPLETION_KEYS = set(get_type_hints(completion_create_params.CompletionCreateParamsStreaming)) - {
+    "model"
+}
 """The openai SDK's completion parameters: the names vLLM's CompletionRequest copies."""
 
 

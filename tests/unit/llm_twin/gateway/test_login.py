@@ -76,7 +76,7 @@ def _session(gateway: Gateway, cookie: str | None = None) -> dict:
 
 def test_login_sets_an_httponly_strict_cookie_that_authenticates(login_gateway) -> None:
     gateway, codes = login_gateway
-    assert _session(gateway) == {"signed_in": False, "login_links": True}
+    assert _session(gateway) == {"signed_in": False, "login_links": True, "backend": "tgi"}
     response = gateway.post("/login", {"code": codes.new_code()}, token=None)
     cookie = response.getheader("Set-Cookie")
     assert response.status == 204
@@ -112,5 +112,5 @@ def test_off_loopback_there_is_no_login() -> None:
     )
     with serving(app) as gateway:
         assert gateway.post("/login", {"code": "x"}, token=None).status == 403
-        assert _session(gateway) == {"signed_in": False, "login_links": False}
+        assert _session(gateway) == {"signed_in": False, "login_links": False, "backend": "tgi"}
         assert gateway.post("/generate_stream", {"inputs": ""}, token=None).status == 401
