@@ -1,4 +1,4 @@
-"""The local SageMaker runtime: a real model server behind every TGI endpoint the emulator hosts.
+"""The local SageMaker runtime: a real model server behind every TGI or vLLM endpoint the emulator hosts.
 
 moto stores endpoints but runs nothing, and neither moto nor LocalStack speaks
 `InvokeEndpointWithResponseStream`. This package closes both gaps inside the emulator:
@@ -22,7 +22,8 @@ moto stores endpoints but runs nothing, and neither moto nor LocalStack speaks
                                       Under LOCAL_AWS_ENFORCE_IAM the caller is authorized first,
                                       on the endpoint's ARN, by the checks of `authz`.
 
-Only models whose container sets HF_MODEL_ID (a TGI container) get a server; any other
+Only models whose container sets HF_MODEL_ID (a TGI container) or SM_VLLM_MODEL (a vLLM one,
+served with `--api vllm` and the flags its entrypoint makes of SM_VLLM_*) get a server; any other
 model stays the metadata moto keeps. HF_MODEL_ID is served from disk when it names a
 directory; a Hub repo id is served by a stand-in, the tiny random test checkpoint, made
 once under the emulator's state directory. The stand-in is logged and shown on the

@@ -1,7 +1,10 @@
-"""What a TGI container's environment asks the local runtime to serve, and how.
+"""What a container's environment asks the local runtime to serve, and how.
 
 On SageMaker TGI reads HF_MODEL_ID (and HF_MODEL_REVISION, as REVISION) and downloads the
-model from the Hub. Locally the same container environment carries three more variables,
+model from the Hub. The vLLM container reads SM_VLLM_MODEL instead (and SM_VLLM_REVISION):
+a Hub id, or /opt/ml/model, where SageMaker mounts the model's ModelDataSource. Which
+variable the environment has says which API the model server speaks (`api_of`).
+Locally the same container environment carries three more variables,
 rendered by llm-twin only on TARGET=local (never into a real SageMaker model), so that a
 change of any of them makes a new model and rolls the endpoint like any other change:
 
@@ -22,6 +25,10 @@ from typing import Literal
 
 MODEL_ID_ENV = "HF_MODEL_ID"
 REVISION_ENV = "HF_MODEL_REVISION"
+VLLM_MODEL_ENV = "SM_VLLM_MODEL"
+VLLM_REVISION_ENV = "SM_VLLM_REVISION"
+SAGEMAKER_MODEL_DIR = "/opt/ml/model"
+"""Where SageMaker mounts a model's ModelDataSource; a vLLM container names it in SM_VLLM_MODEL."""
 LOCAL_MODEL_ID_ENV = "LLM_TWIN_LOCAL_MODEL_ID"
 LOCAL_MODEL_ENV = "LLM_TWIN_LOCAL_MODEL"
 LOCAL_DTYPE_ENV = "LLM_TWIN_LOCAL_DTYPE"
@@ -31,6 +38,16 @@ MODES = ("auto", "model", "stand-in")
 DTYPES = ("auto", "bfloat16", "float32")
 
 Kind = Literal["disk", "s3", "hub", "stand-in", "missing"]
+Api = Literal["tgi", "vllm"]
+
+
+def api_of(environment: Mapping[str, str]) -> Api | None:
+    """The API of the container: vLLM's when SM_VLLM_MODEL is set, TGI's with HF_MODEL_ID, else none."""
+    if environment.get(VLLM_MODEL_ENV, "").strip():
+        return "vllm"
+    if environment.get(MODEL_ID_ENV, "").strip():
+        return "tgi"
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,8 @@ class ModelChoice:
     dtype: str | None = None
     """None: the container says nothing, and the model server keeps its default."""
     s3_uri: str | None = None
+    api: Api = "tgi"
+    """The container API the model server speaks for this variant."""
 
     @property
     def stand_in_reason(self) -> str | None:
@@ -55,22 +74,30 @@ class ModelChoice:
 
 def choose(environment: Mapping[str, str], s3_uri: str | None) -> ModelChoice:
     """What the container environment (and its ModelDataSource) asks to be served."""
+    api = api_of(environment) or "tgi"
     local_id = environment.get(LOCAL_MODEL_ID_ENV, "").strip()
-    model_id = local_id or environment[MODEL_ID_ENV]
-    setting = "LOCAL_MODEL_ID" if local_id else "HF_MODEL_ID"
+    named = environment[VLLM_MODEL_ENV if api == "vllm" else MODEL_ID_ENV].strip()
+    model_id = local_id or named
+    setting = "LOCAL_MODEL_ID" if local_id else "HF_MODEL_ID"  # llm-twin renders SM_VLLM_MODEL from it too
     mode = environment.get(LOCAL_MODEL_ENV, "auto").strip() or "auto"
     if mode not in MODES:
         mode = "auto"
     dtype = environment.get(LOCAL_DTYPE_ENV, "").strip() or None
     if dtype is not None and dtype not in DTYPES:
         dtype = None
-    revision = environment.get(REVISION_ENV, "").strip() or None
+    revision = environment.get(VLLM_REVISION_ENV if api == "vllm" else REVISION_ENV, "").strip() or None
 
     def made(kind: Kind) -> ModelChoice:
-        return ModelChoice(kind, model_id, setting, revision, mode, dtype, s3_uri if kind == "s3" else None)
+        return ModelChoice(
+            kind, model_id, setting, revision, mode, dtype, s3_uri if kind == "s3" else None, api
+        )
 
-    if s3_uri is not None and not local_id:
+    # vLLM loads what SM_VLLM_MODEL names: the mounted model data only when it names /opt/ml/model.
+    from_s3 = not local_id and (api == "tgi" or named == SAGEMAKER_MODEL_DIR)
+    if s3_uri is not None and from_s3:
         return made("s3")
+    if api == "vllm" and model_id == SAGEMAKER_MODEL_DIR:
+        return made("missing")  # nothing is mounted there: the model has no ModelDataSource
     if Path(model_id).expanduser().is_dir():
         return made("disk")
     if model_id.startswith(("/", "~", ".")):

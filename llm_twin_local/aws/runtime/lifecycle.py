@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from moto.core.utils import utcnow
 
 from llm_twin_local.aws.runtime import hub, memory, reaper, servers
-from llm_twin_local.aws.runtime.choice import choose
+from llm_twin_local.aws.runtime.choice import SAGEMAKER_MODEL_DIR, VLLM_MODEL_ENV, api_of, choose
 from llm_twin_local.aws.runtime.rollout import Rollout, alarm_state
-from llm_twin_local.aws.runtime.servers import TGI_ENVIRONMENT, ModelServer
-from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE, ModelSources, model_data_uri
+from llm_twin_local.aws.runtime.servers import ModelServer
+from llm_twin_local.aws.runtime.sources import ModelSources, model_data_uri, resolved_image
 
 if TYPE_CHECKING:
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
@@ -51,7 +51,7 @@ class LocalRuntime:
     def create(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
         """Start serving a new endpoint; it stays Creating until the server answers /ping."""
         variant = _first_variant(backend, endpoint.endpoint_config_name)
-        container = _tgi_container(backend, variant)
+        container = _served_container(backend, variant)
         if container is None:
             return
         endpoint.endpoint_status = "Creating"
@@ -78,7 +78,7 @@ class LocalRuntime:
         """Switch to `config_name` once its server answers; on failure keep the old one, as AWS rolls back."""
         new_config = backend.endpoint_configs[config_name]
         variant = _first_variant(backend, config_name)
-        container = _tgi_container(backend, variant)
+        container = _served_container(backend, variant)
 
         def switch(server: ModelServer | None) -> None:
             endpoint.endpoint_config_name = config_name
@@ -225,6 +225,12 @@ class LocalRuntime:
     def _start(self, server: ModelServer, environment: dict[str, str]) -> None:
         """Ready the server's model directory, then its process; a failure is the server's `failure`."""
         try:
+            choice = server.choice
+            if choice is not None and choice.kind == "missing" and choice.model_id == SAGEMAKER_MODEL_DIR:
+                raise OSError(
+                    f"{VLLM_MODEL_ENV}={SAGEMAKER_MODEL_DIR} names the model data SageMaker mounts, but the model "
+                    "has no ModelDataSource: set MODEL_DATA_S3_URI, or name a Hub repo id in HF_MODEL_ID"
+                )
             if server.choice is not None and server.choice.kind == "missing":
                 raise OSError(
                     f"{server.choice.setting}={server.choice.model_id} is not a directory on this machine: "
@@ -320,14 +326,15 @@ def _first_variant(backend: SageMakerModelBackend, config_name: str) -> dict[str
     return variants[0] if variants else {}
 
 
-def _tgi_container(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The variant's primary container when it is a TGI one (HF_MODEL_ID set), else None."""
+def _served_container(backend: SageMakerModelBackend, variant: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The variant's primary container when a model server stands in for it: a TGI one
+    (HF_MODEL_ID set) or a vLLM one (SM_VLLM_MODEL set); else None."""
     name = variant.get("ModelName")
     model = backend._models.get(name) if name is not None else None
     if model is None:
         return None
     container = model.primary_container or {}
-    if not (container.get("Environment") or {}).get(TGI_ENVIRONMENT):
+    if api_of(container.get("Environment") or {}) is None:
         return None
     return container
 
@@ -338,7 +345,8 @@ def _show_image(endpoint: FakeEndpoint, server: ModelServer, container: Mapping[
     if server.choice is not None and server.choice.kind == "hub":
         commit = server.transfer.commit if server.transfer is not None else None
         source = f"{server.choice.model_id}@{commit or server.choice.revision or 'main'}"
-    resolved = STAND_IN_IMAGE if server.stand_in else f"llm-twin-model-server:{source}"
+    api = server.choice.api if server.choice is not None else "tgi"
+    resolved = resolved_image(api, None if server.stand_in else str(source))
     for variant in endpoint.production_variants:
         if variant.get("VariantName") == server.variant_name:
             variant["DeployedImages"] = [

@@ -26,9 +26,10 @@ from moto.sagemaker import models as sm_models
 from llm_twin.protocol import eventstream
 from llm_twin_local.aws import authz
 from llm_twin_local.aws.runtime import faults
+from llm_twin_local.aws.runtime.choice import MODEL_ID_ENV, VLLM_MODEL_ENV
 from llm_twin_local.aws.runtime.faults import Faults, Jitter, Reshaper
 from llm_twin_local.aws.runtime.lifecycle import LocalRuntime
-from llm_twin_local.aws.runtime.servers import TGI_ENVIRONMENT, ModelServer, gone
+from llm_twin_local.aws.runtime.servers import ModelServer, gone
 
 INVOKE_TIMEOUT = 60.0
 """SageMaker's own limit on one InvokeEndpoint call."""
@@ -170,8 +171,8 @@ class RuntimeMiddleware:
             raise InvocationError(
                 424,
                 "ModelError",
-                f"Endpoint {name} has no running container: the local emulator runs only TGI models "
-                f"(a container environment with {TGI_ENVIRONMENT}).",
+                f"Endpoint {name} has no running container: the local emulator runs only TGI and vLLM "
+                f"models (a container environment with {MODEL_ID_ENV} or {VLLM_MODEL_ENV}).",
             )
         return server
 

@@ -2,6 +2,9 @@
 
 The process is `python -m llm_twin_local.model_server` on a free loopback port, started
 on a lifeline (see `reaper`), so it ends with the emulator however the emulator ends.
+A TGI container's server reads TGI's variables from the environment it inherits; a vLLM
+container's gets the flags the container's entrypoint would make of its SM_VLLM_* variables
+(`vllm_arguments`), and `--api vllm`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,28 @@ PING_INTERVAL = 0.2
 STOP_GRACE = 5.0
 TGI_ENVIRONMENT = "HF_MODEL_ID"
 """The container variable that makes a model a TGI one, and names what it serves."""
+VLLM_PREFIX = "SM_VLLM_"
+VLLM_OWN_VARIABLES = frozenset({"SM_VLLM_MODEL", "SM_VLLM_HOST", "SM_VLLM_PORT"})
+"""What the runtime sets itself: the model's local directory, loopback, a free port."""
+
+
+def vllm_arguments(environment: Mapping[str, str], skip: frozenset[str] = frozenset()) -> list[str]:
+    """The vLLM server flags of a container's SM_VLLM_* variables, as its SageMaker entrypoint makes them.
+
+    `SM_VLLM_<NAME>=v` becomes `--<name, lowercased, _ as -> v`; an empty value or `true` a
+    bare flag, `false` nothing (aws/deep-learning-containers `sagemaker_entrypoint.sh` and its
+    configuration docs). Sorted by name, for a command line that does not depend on dict order.
+    """
+    arguments: list[str] = []
+    for key in sorted(environment):
+        if not key.startswith(VLLM_PREFIX) or key == VLLM_PREFIX or key in skip:
+            continue
+        flag = "--" + key.removeprefix(VLLM_PREFIX).lower().replace("_", "-")
+        value = environment[key]
+        if value.lower() == "false":
+            continue
+        arguments += [flag] if value in ("", "true", "True") else [flag, value]
+    return arguments
 
 
 @dataclass
@@ -99,6 +124,9 @@ def spawn(server: ModelServer, environment: dict[str, str], registry: reaper.Reg
         "--model-id",
         choice.model_id if choice is not None else environment[TGI_ENVIRONMENT],
     ]
+    if choice is not None and choice.api == "vllm":
+        command += ["--api", "vllm", "--model", choice.model_id]
+        command += vllm_arguments(environment, VLLM_OWN_VARIABLES)
     if choice is not None and choice.dtype is not None and not server.stand_in:
         command += ["--dtype", choice.dtype]
     with open(server.log_path, "ab") as log_file:

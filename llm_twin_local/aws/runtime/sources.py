@@ -23,6 +23,18 @@ from llm_twin_local.aws.runtime import model_data
 
 STAND_IN_IMAGE = "llm-twin-model-server:stand-in-tiny"
 """`ResolvedImage` of a variant served by the stand-in model instead of its HF_MODEL_ID."""
+VLLM_STAND_IN_IMAGE = "llm-twin-model-server-vllm:stand-in-tiny"
+"""The same behind a vLLM container: the model server speaking vLLM's API (`--api vllm`)."""
+STAND_IN_IMAGES = (STAND_IN_IMAGE, VLLM_STAND_IN_IMAGE)
+
+
+def resolved_image(api: str, source: str | None) -> str:
+    """What DescribeEndpoint's `ResolvedImage` says serves a variant: the model server, the API it
+    speaks (TGI's unnamed, as before vLLM), and its model (`source`; None: the stand-in)."""
+    name = "llm-twin-model-server" if api == "tgi" else f"llm-twin-model-server-{api}"
+    return f"{name}:{source or 'stand-in-tiny'}"
+
+
 STAND_IN_CONTEXT = 131072
 """The stand-in's context length: Llama 3.1's, so the book's token limits are accepted."""
 _STAND_IN_SCRIPT = (
