@@ -45,7 +45,13 @@ from llm_twin.client.stream.tgi import TokenEvent, parse_generate_stream
 from llm_twin.client.stream.vllm import parse_completion_stream
 from llm_twin.config import Settings
 from llm_twin.config.credentials import Credentials
-from llm_twin.errors import AwsError, IncompleteGenerationError, StreamTimeoutError
+from llm_twin.errors import (
+    AwsError,
+    IncompleteGenerationError,
+    InferenceError,
+    LlmTwinError,
+    StreamTimeoutError,
+)
 from llm_twin.protocol.backends import BACKENDS, Backend
 
 __all__ = [
@@ -98,6 +104,24 @@ def aws_clients(settings: Settings, credentials: Credentials) -> InferenceClient
     """Clients as `credentials` in the configured region (async needs S3 and SageMaker too)."""
     session = boto3.Session(**credentials.session_arguments(), region_name=settings.region)
     return InferenceClients(session, settings.endpoint_url)
+
+
+_OTHER_BACKEND_REFUSALS: dict[Backend, tuple[str, Backend]] = {
+    # What each container answers the other's body: vLLM's /invocations dispatch, serde's field check.
+    "tgi": ("Cannot find suitable handler for request", "vllm"),
+    "vllm": ("missing field `inputs`", "tgi"),
+}
+
+
+def _backend_hint(error: LlmTwinError, backend: Backend) -> LlmTwinError:
+    """The refusal a container gives the other backend's body, with the setting that fixes it."""
+    words, other = _OTHER_BACKEND_REFUSALS[backend]
+    if isinstance(error, InferenceError) and words in str(error):
+        hinted = type(error)(
+            f"{error} (the endpoint seems to run {other}, not {backend}: set SERVING_BACKEND={other})"
+        )
+        return hinted
+    return error
 
 
 class LLMInferenceSagemakerEndpoint(AsyncInvocations):
@@ -278,7 +302,8 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
                         time.sleep(self.throttle_backoff)
                         continue
                     raise throttling_error(exc, self.endpoint_name, self.throttle_backoff) from exc
-                raise invocation_error(exc, self.endpoint_name, self.sagemaker_client) from exc
+                error = invocation_error(exc, self.endpoint_name, self.sagemaker_client)
+                raise _backend_hint(error, self.backend) from exc
             except ReadTimeoutError as exc:
                 raise StreamTimeoutError(
                     f"endpoint {self.endpoint_name!r} sent nothing in time: {exc}"

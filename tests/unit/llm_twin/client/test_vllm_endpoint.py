@@ -14,7 +14,13 @@ from llm_twin.client.stream.chat import ChatDelta
 from llm_twin.client.stream.tgi import TokenEvent
 from llm_twin.config import build_settings
 from llm_twin.config.credentials import Credentials
-from llm_twin.errors import GenerationError, IncompleteGenerationError, OverloadedError, ValidationError
+from llm_twin.errors import (
+    GenerationError,
+    IncompleteGenerationError,
+    InferenceError,
+    OverloadedError,
+    ValidationError,
+)
 from llm_twin.protocol.eventstream import payload_part
 from tests.support.aws_answers import ENDPOINT, Answer, Replay, runtime_error
 from tests.support.streams import random_split, recorded
@@ -241,3 +247,38 @@ def test_from_settings_takes_the_backend_and_copies_keep_it() -> None:
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend must be one of tgi, vllm, got 'sglang'"):
         LLMInferenceSagemakerEndpoint("twin", object(), backend="sglang")  # type: ignore[arg-type]
+
+
+def test_a_tgi_client_on_a_vllm_endpoint_is_told_the_setting() -> None:
+    original = recorded("vllm/no_handler.json").decode()
+    answer = runtime_error(
+        424, "ModelError", {"Message": "x", "OriginalMessage": original, "OriginalStatusCode": 400}
+    )
+    runtime = Recording([answer])
+    llm = LLMInferenceSagemakerEndpoint(ENDPOINT, runtime.client)  # the book's default: tgi
+
+    with pytest.raises(ValidationError) as caught:
+        llm.inference()
+    assert str(caught.value).startswith("Cannot find suitable handler for request.")
+    assert str(caught.value).endswith("(the endpoint seems to run vllm, not tgi: set SERVING_BACKEND=vllm)")
+
+
+def test_a_vllm_client_on_a_tgi_endpoint_is_told_the_setting() -> None:
+    # TGI (axum) refuses a body without `inputs` in plain text, which SageMaker quotes in its Message.
+    words = (
+        "Failed to deserialize the JSON body into the target type: missing field `inputs` at line 1 column 60"
+    )
+    answer = runtime_error(
+        424,
+        "ModelError",
+        {
+            "Message": f'Received client error (422) from primary with message "{words}".',
+            "OriginalMessage": words,
+            "OriginalStatusCode": 422,
+        },
+    )
+    llm, _ = vllm([answer])
+
+    with pytest.raises(InferenceError) as caught:
+        llm.inference()
+    assert str(caught.value).endswith("(the endpoint seems to run tgi, not vllm: set SERVING_BACKEND=tgi)")
