@@ -257,6 +257,8 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
         return chat_result(self._invoke(body))
 
     def _chat_stream(self, body: dict[str, Any]) -> Iterator[ChatDelta | ChatResult]:
+        """The deltas, then a ChatResult. Both containers end a chat with a finish reason: a
+        stream that ends without one was cut short and raises IncompleteGenerationError."""
         contents: list[str] = []
         finish_reason = None
         with contextlib.closing(self._stream_parts(body)) as parts:
@@ -264,6 +266,11 @@ class LLMInferenceSagemakerEndpoint(AsyncInvocations):
                 contents.append(delta.content)
                 finish_reason = delta.finish_reason or finish_reason
                 yield delta
+        if finish_reason is None:
+            raise IncompleteGenerationError(
+                f"endpoint {self.endpoint_name!r} ended the chat stream before its finishing chunk",
+                partial_text="".join(contents),
+            )
         yield ChatResult("".join(contents), finish_reason)
 
     # -- a body sent as it is ----------------------------------------------------------------------

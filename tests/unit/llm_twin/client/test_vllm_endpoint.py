@@ -21,6 +21,7 @@ from llm_twin.errors import (
     OverloadedError,
     ValidationError,
 )
+from llm_twin.protocol.backends import Backend
 from llm_twin.protocol.eventstream import payload_part
 from tests.support.aws_answers import ENDPOINT, Answer, Replay, runtime_error
 from tests.support.streams import random_split, recorded
@@ -282,3 +283,21 @@ def test_a_vllm_client_on_a_tgi_endpoint_is_told_the_setting() -> None:
     with pytest.raises(InferenceError) as caught:
         llm.inference()
     assert str(caught.value).endswith("(the endpoint seems to run tgi, not vllm: set SERVING_BACKEND=tgi)")
+
+
+@pytest.mark.parametrize(
+    ("backend", "recording", "text"),
+    [("tgi", "chat_stream.sse", "Hi there! 日本"), ("vllm", "vllm_chat_stream.sse", "Hi there 日本")],
+)
+def test_a_chat_stream_cut_before_its_finish_is_incomplete_on_both_backends(
+    backend: Backend, recording: str, text: str
+) -> None:
+    whole = recorded(recording)
+    cut = whole[: whole.index(b'"finish_reason":"stop"')]
+    cut = cut[: cut.rindex(b"data:")]  # every chunk before the finishing one, whole
+    runtime = Recording([streamed(cut)])
+    llm = LLMInferenceSagemakerEndpoint(ENDPOINT, runtime.client, backend=backend)
+
+    with pytest.raises(IncompleteGenerationError) as caught:
+        list(llm.chat([{"role": "user", "content": "Hi"}], stream=True))
+    assert caught.value.partial_text == text
