@@ -9,16 +9,18 @@ a container's refusal is SageMaker's ModelError with the container's status and 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import requests
 
 from llm_twin.client.stream import payload_parts
 from llm_twin.protocol.sse import iter_sse_data
 from llm_twin_local.aws.daemon import LocalAws
 from tests.conftest import client
 from tests.support.model_server import Reference
-from tests.support.runtime import ROLE, deploy, wait_status
+from tests.support.runtime import ROLE, deploy, server_of, wait_status
 
 pytestmark = pytest.mark.stack
 
@@ -196,3 +198,50 @@ def test_a_flag_the_server_does_not_know_fails_the_endpoint_as_vllm_would(
     sagemaker.create_endpoint(EndpointName="badflag", EndpointConfigName="badflag-config")
     failed = wait_status(sagemaker, "badflag", "Failed")
     assert "exited with code 2" in failed["FailureReason"]
+
+
+def normalized(raw: bytes) -> list[object]:
+    """A stream's events with the per-request `id` and `created` blanked (all else as written)."""
+    events = []
+    for data in iter_sse_data([raw]):
+        if data == "[DONE]":
+            events.append(data)
+            continue
+        chunk = json.loads(data)
+        chunk.update(id="-", created=0)
+        events.append(chunk)
+    return events
+
+
+def test_the_stream_is_relayed_unchanged(emulator: LocalAws, vllm_endpoint: dict) -> None:
+    """The same request sent to the container itself gives the same events, in the same bytes' order."""
+    body = {
+        "prompt": PROMPT,
+        "max_tokens": 12,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    relayed = stream(emulator.port, "v", body)
+    command = Path(f"/proc/{server_of(emulator, 'v')}/cmdline").read_bytes().split(b"\0")
+    port = int(command[command.index(b"--port") + 1])
+    direct = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60).content
+    assert normalized(relayed) == normalized(direct)
+    # Byte for byte, once the two requests' ids and times are put aside.
+    blank = re.compile(rb'"id":"cmpl-[0-9a-f]+","object":"text_completion","created":[0-9]+')
+    assert blank.sub(b"", relayed) == blank.sub(b"", direct)
+
+
+def test_a_failure_mid_stream_reaches_boto3_as_vllm_wrote_it(emulator: LocalAws, tiny_model: Path) -> None:
+    sagemaker = client(emulator.port, "sagemaker")
+    create_vllm(sagemaker, "vfail", tiny_model, LLM_TWIN_SERVER_FAULT="generation@2")
+    sagemaker.create_endpoint(EndpointName="vfail", EndpointConfigName="vfail-config")
+    wait_status(sagemaker, "vfail", "InService")
+    raw = stream(
+        emulator.port, "vfail", {"messages": MESSAGES, "max_tokens": 8, "temperature": 0, "stream": True}
+    )
+    *chunks, error, done = list(iter_sse_data([raw]))
+    assert done == "[DONE]" and len(chunks) == 3  # the role chunk and two tokens
+    assert json.loads(error)["error"]["type"] == "InternalServerError"
+    assert b'data: {"error": {"message": "Request failed during generation: injected fault' in raw
+    sagemaker.delete_endpoint(EndpointName="vfail")
