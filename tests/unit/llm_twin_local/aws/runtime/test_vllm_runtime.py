@@ -20,46 +20,13 @@ from llm_twin.protocol.sse import iter_sse_data
 from llm_twin_local.aws.daemon import LocalAws
 from tests.conftest import client
 from tests.support.model_server import Reference
-from tests.support.runtime import ROLE, deploy, server_of, wait_status
+from tests.support.runtime import deploy, server_of, wait_status
+from tests.support.vllm_runtime import SERVED, VLLM_IMAGE, create_vllm
 
 pytestmark = pytest.mark.stack
 
-VLLM_IMAGE = "763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-vllm:0.29.0-transformers5.15.0-gpu-py312-cu130-ubuntu24.04-v1.0"
-SERVED = "meta-llama/Llama-3.1-8B-Instruct"
 PROMPT = "Write a haiku about the cloud"
 MESSAGES = [{"role": "user", "content": "Hi there"}]
-
-
-def vllm_environment(model: Path | str, **extra: str) -> dict[str, str]:
-    """The container environment the design renders for vllm (docs: AWS's vLLM DLC configuration)."""
-    return {
-        "SM_VLLM_MODEL": str(model),
-        "SM_VLLM_SERVED_MODEL_NAME": SERVED,
-        "SM_VLLM_MAX_MODEL_LEN": "512",
-        "SM_VLLM_MAX_NUM_SEQS": "8",
-        "SM_VLLM_GPU_MEMORY_UTILIZATION": "0.9",
-        "SM_VLLM_TENSOR_PARALLEL_SIZE": "1",
-        "SM_VLLM_HOST": "0.0.0.0",
-        "SM_VLLM_ENFORCE_EAGER": "true",
-        **extra,
-    }
-
-
-def create_vllm(sagemaker: object, name: str, model: Path | str, **extra: str) -> None:
-    """Model `<name>-model` and config `<name>-config` for a vLLM container, straight through boto3."""
-    container = {"Image": VLLM_IMAGE, "Environment": vllm_environment(model, **extra)}
-    sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)  # type: ignore[attr-defined]
-    sagemaker.create_endpoint_config(  # type: ignore[attr-defined]
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.g5.xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
 
 
 @pytest.fixture(scope="module")
