@@ -34,9 +34,16 @@ def vllm_environment(model: Path | str, **extra: str) -> dict[str, str]:
     }
 
 
-def create_vllm(sagemaker: Any, name: str, model: Path | str, **extra: str) -> None:
-    """Model `<name>-model` and endpoint config `<name>-config` for a vLLM container."""
-    container = {"Image": VLLM_IMAGE, "Environment": vllm_environment(model, **extra)}
+def create_vllm(
+    sagemaker: Any, name: str, model: Path | str, *, model_data_uri: str | None = None, **extra: str
+) -> None:
+    """Model `<name>-model` and endpoint config `<name>-config` for a vLLM container (mounting the
+    S3 prefix `model_data_uri` as its ModelDataSource, when given); an `extra` of "" drops a variable."""
+    environment = {k: v for k, v in vllm_environment(model, **extra).items() if v != ""}
+    container: dict[str, Any] = {"Image": VLLM_IMAGE, "Environment": environment}
+    if model_data_uri is not None:
+        source = {"S3Uri": model_data_uri, "S3DataType": "S3Prefix", "CompressionType": "None"}
+        container["ModelDataSource"] = {"S3DataSource": source}
     sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
