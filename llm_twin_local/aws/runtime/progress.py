@@ -48,6 +48,8 @@ class ServingModel:
     stand_in_reason: str | None = None
     """Why the stand-in serves instead of `model_id` (LOCAL_MODEL=stand-in, or the Hub was unreachable)."""
     failure: str | None = None
+    api: str = "tgi"
+    """tgi or vllm: the container API the model server speaks (its SM_VLLM_MODEL or HF_MODEL_ID)."""
 
     @property
     def stand_in(self) -> bool:
@@ -90,6 +92,7 @@ def serving_model(server: ModelServer) -> ServingModel:
         files_total=transfer.files if transfer is not None else 0,
         stand_in_reason=server.stand_in_reason,
         failure=server.failure,
+        api=choice.api if choice is not None else "tgi",
     )
 
 

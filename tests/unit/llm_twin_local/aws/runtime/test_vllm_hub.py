@@ -77,4 +77,5 @@ def test_an_unreachable_hub_serves_the_stand_in_speaking_vllm(emulator: LocalAws
     assert described["ProductionVariants"][0]["DeployedImages"][0]["ResolvedImage"] == VLLM_STAND_IN_IMAGE
     model = fetch_serving_model(f"http://127.0.0.1:{emulator.port}", "fallback")
     assert model is not None and model.stand_in and model.model_id == TINY
+    assert model.api == "vllm"  # what `llm-twin status` can show as the backend serving
     assert complete(emulator.port, "fallback")["object"] == "text_completion"
