@@ -26,7 +26,12 @@ from llm_twin.control.preflight.inputs import (
     Status,
     facts_or_skip,
 )
-from llm_twin.control.preflight.vllm import check_vllm_fit, check_vllm_image, check_vllm_token_limits
+from llm_twin.control.preflight.vllm import (
+    check_vllm_fit,
+    check_vllm_image,
+    check_vllm_tensor_parallel,
+    check_vllm_token_limits,
+)
 from llm_twin.protocol import gpus
 from llm_twin.protocol.quota_codes import SERVICE_CODE
 
@@ -296,6 +301,7 @@ def run_checks(inputs: PreflightInputs) -> PreflightReport:
         *(check_vllm_fit(inputs) if vllm else check_fit(inputs)),
         check_vllm_token_limits(inputs) if vllm else check_token_limits(inputs),
         check_num_gpus(inputs),
+        *([check_vllm_tensor_parallel(inputs)] if vllm else []),
         check_gated(inputs),
         check_vllm_image(inputs) if vllm else check_image(inputs),
         check_health_timeout(inputs),

@@ -38,6 +38,8 @@ class ModelFacts:
     kv_heads: int
     head_dim: int
     max_position_embeddings: int | None
+    attention_heads: int = 0
+    """num_attention_heads: vLLM refuses a tensor parallel size that does not divide it."""
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -110,4 +112,5 @@ def model_facts(
         kv_heads=kv_heads,
         head_dim=head_dim,
         max_position_embeddings=_int_field(config, "max_position_embeddings", "n_positions", "max_seq_len"),
+        attention_heads=heads,
     )

@@ -189,6 +189,28 @@ def check_vllm_token_limits(inputs: PreflightInputs) -> CheckResult:
     )
 
 
+def check_vllm_tensor_parallel(inputs: PreflightInputs) -> CheckResult:
+    """vLLM splits the attention heads evenly across the GPUs (ModelConfig.verify_with_parallel_config)."""
+    s = inputs.settings
+    facts = facts_or_skip(inputs, "tensor parallel")
+    if isinstance(facts, CheckResult):
+        return facts
+    size = gpus.sm_num_gpus(s.variant.instance_type, s.variant.num_gpus)
+    heads = facts.attention_heads
+    if heads % size == 0:
+        return CheckResult(
+            "tensor parallel", "OK", f"{heads} attention heads split evenly over {size} GPU(s)"
+        )
+    fitting = [n for n in range(size, 0, -1) if heads % n == 0]
+    return CheckResult(
+        "tensor parallel",
+        "FAIL",
+        f"vLLM refuses to start: 'Total number of attention heads ({heads}) must be divisible by "
+        f"tensor parallel size ({size})' ({facts.source})",
+        f"set SM_NUM_GPUS={fitting[0]}, or pick an instance type whose GPU count divides {heads}",
+    )
+
+
 def check_vllm_image(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
     explicit = s.model.vllm_image_uri

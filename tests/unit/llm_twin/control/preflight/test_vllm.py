@@ -19,6 +19,7 @@ from llm_twin.control.preflight.vllm import (
     VllmMemory,
     check_vllm_fit,
     check_vllm_image,
+    check_vllm_tensor_parallel,
     check_vllm_token_limits,
     vllm_memory,
 )
@@ -137,3 +138,17 @@ def test_run_checks_picks_the_backends_rows() -> None:
     assert "vLLM's max model length" in vllm_report.by_name("token limits").detail
     tgi_report = run_checks(inputs(build_settings({}), LLAMA_8B))
     assert "concurrency" not in [c.name for c in tgi_report.checks]
+
+
+def test_the_gpus_must_split_the_attention_heads_evenly() -> None:
+    """SmolLM2-135M has 9 heads: vLLM refuses tensor parallel size 4 (a g5.12xlarge)."""
+    four = vllm(**{"variant.instance_type": "ml.g5.12xlarge"})
+    refused = check_vllm_tensor_parallel(inputs(four, SMOLLM2_135M))
+    assert refused.status == "FAIL"
+    assert (
+        "'Total number of attention heads (9) must be divisible by tensor parallel size (4)'"
+        in refused.detail
+    )
+    assert refused.fix.startswith("set SM_NUM_GPUS=3,")
+    assert check_vllm_tensor_parallel(inputs(four, LLAMA_8B)).status == "OK"  # 32 heads
+    assert run_checks(inputs(four, SMOLLM2_135M)).by_name("tensor parallel").status == "FAIL"
