@@ -104,7 +104,8 @@ class Variant:
 
 @dataclass(frozen=True)
 class TokenLimits:
-    """TGI's launcher limits; the rules between them live in `llm_twin.config.tokens`."""
+    """TGI's launcher limits (the rules between them live in `llm_twin.config.tokens`); vLLM reads
+    max_total_tokens alone, as its max model length."""
 
     max_input_tokens: int = 2048
     max_total_tokens: int = 4096
