@@ -149,3 +149,20 @@ def test_an_engine_unsupported_field_is_refused_after_vllms_checks(vllm_server: 
     # vLLM's own range check comes first.
     both = vllm_server.post("/v1/completions", {"prompt": "Hi", "logprobs": 2, "top_p": 2})
     assert both.status_code == 400 and both.json()["error"]["param"] == "top_p"
+
+
+def test_a_list_of_prompts_answers_one_choice_each(vllm_server: Server) -> None:
+    one = vllm_server.post(
+        "/v1/completions", {"prompt": "The cloud", "max_tokens": 3, "temperature": 0}
+    ).json()
+    two = vllm_server.post(
+        "/v1/completions", {"prompt": ["Hi", "The cloud"], "max_tokens": 3, "temperature": 0}
+    ).json()
+    assert [c["index"] for c in two["choices"]] == [0, 1]
+    assert two["choices"][1]["text"] == one["choices"][0]["text"]
+    assert two["usage"]["completion_tokens"] == 6
+    body = {"prompt": ["Hi", "The cloud"], "max_tokens": 3, "temperature": 0, "stream": True}
+    with vllm_server.post("/v1/completions", body, stream=True) as answer:
+        chunks = [json.loads(e) for e in events(answer.content)[:-1]]
+    assert [c["choices"][0]["index"] for c in chunks] == [0, 0, 0, 1, 1, 1]
+    assert "".join(c["choices"][0]["text"] for c in chunks[3:]) == one["choices"][0]["text"]
