@@ -22,6 +22,8 @@ from tests.conftest import REPO
 
 TERRAFORM = REPO / "terraform"
 MODULE = TERRAFORM / "modules" / "sagemaker_endpoint" / "variables.tf"
+BACKEND_VARIABLES = MODULE.with_name("environment.tf")
+"""The module keeps its serving backend's variables beside the environment they render."""
 BOOTSTRAP_OUTPUTS = {
     "execution_role_arn": "arn:aws:iam::123456789012:role/llm-twin-sagemaker-execution",
     "artifact_bucket_name": "llm-twin-artifacts",
@@ -48,6 +50,10 @@ def variables(path) -> dict[str, str]:
     """Variable name -> the body of its block."""
     text = path.read_text()
     return {m.group(1): _block(text, m.end()) for m in re.finditer(r'^variable "(\w+)" \{', text, re.M)}
+
+
+def module_variables() -> dict[str, str]:
+    return {**variables(MODULE), **variables(BACKEND_VARIABLES)}
 
 
 def _split_top_level(text: str) -> tuple[str, str | None]:
@@ -123,7 +129,7 @@ def test_the_root_stacks_keep_no_default_the_settings_own(path, render) -> None:
 
 def test_the_modules_grouped_defaults_equal_what_the_settings_render() -> None:
     """autoscaling, rollout, alarms, scheduled_scaling, async_inference: same names in root and module."""
-    module, root = variables(MODULE), variables(TERRAFORM / "variables.tf")
+    module, root = module_variables(), variables(TERRAFORM / "variables.tf")
     values = rendered()
     checked = 0
     for name in sorted(set(values) & set(module)):
@@ -142,12 +148,17 @@ def test_the_modules_grouped_defaults_equal_what_the_settings_render() -> None:
 
 
 def test_the_module_has_no_default_for_what_the_root_always_passes() -> None:
-    module = variables(MODULE)
+    module = module_variables()
     endpoint = rendered()["endpoint"]
     always = sorted(set(endpoint) & set(module)) + ["token_limits"]
-    assert {"instance_type", "instance_count", "num_gpus", "tgi_image_tag", "messages_api_enabled"} <= set(
-        always
-    )
+    assert {
+        "instance_type",
+        "instance_count",
+        "num_gpus",
+        "tgi_image_tag",
+        "messages_api_enabled",
+        "backend",
+    } <= set(always)
     assert {
         name: default_of(module[name]) for name in always if default_of(module[name]) not in (None, "null")
     } == {}

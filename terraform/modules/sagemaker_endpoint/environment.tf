@@ -6,6 +6,36 @@
 #       it reads no HF_MODEL_ID, so none is set, and the local runtime tells the two apart by
 #       SM_VLLM_MODEL. HF_TOKEN is added in main.tf for both, and only when set.
 
+variable "backend" {
+  description = "The serving container: tgi (Hugging Face TGI DLC, told by HF_MODEL_ID, SM_NUM_GPUS and the token limits) or vllm (Hugging Face vLLM DLC, told by SM_VLLM_* variables; needs image_uri)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["tgi", "vllm"], var.backend)
+    error_message = "backend must be one of: tgi, vllm."
+  }
+}
+
+variable "vllm" {
+  description = "vLLM's engine knobs, read when backend is vllm: max_num_seqs (1-2048; sequences batched at most) and gpu_memory_utilization (> 0, at most 1; the share of each GPU vLLM may take). Its max model length is token_limits.max_total_tokens."
+  type = object({
+    max_num_seqs           = number
+    gpu_memory_utilization = number
+  })
+  nullable = false
+
+  validation {
+    condition     = var.vllm.max_num_seqs >= 1 && var.vllm.max_num_seqs <= 2048 && floor(var.vllm.max_num_seqs) == var.vllm.max_num_seqs
+    error_message = "vllm.max_num_seqs must be a whole number from 1 to 2048 (vLLM refuses more sequences than the 2048 tokens it batches a step by default)."
+  }
+
+  validation {
+    condition     = var.vllm.gpu_memory_utilization > 0 && var.vllm.gpu_memory_utilization <= 1
+    error_message = "vllm.gpu_memory_utilization must be > 0 and at most 1 (a share of each GPU's memory)."
+  }
+}
+
 locals {
   tgi_environment = merge(
     {

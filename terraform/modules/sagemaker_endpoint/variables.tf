@@ -1,3 +1,5 @@
+# The serving backend's own variables (backend, vllm) are in environment.tf, beside what they render.
+
 variable "name" {
   description = "Endpoint name: 1-63 letters, digits or hyphens, starting and ending with a letter or digit. Also the prefix of the model and endpoint-config names."
   type        = string
@@ -17,36 +19,6 @@ variable "execution_role_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.execution_role_arn))
     error_message = "execution_role_arn must be an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)."
-  }
-}
-
-variable "backend" {
-  description = "The serving container: tgi (Hugging Face TGI DLC, told by HF_MODEL_ID, SM_NUM_GPUS and the token limits) or vllm (Hugging Face vLLM DLC, told by SM_VLLM_* variables; needs image_uri). See environment.tf."
-  type        = string
-  nullable    = false
-
-  validation {
-    condition     = contains(["tgi", "vllm"], var.backend)
-    error_message = "backend must be one of: tgi, vllm."
-  }
-}
-
-variable "vllm" {
-  description = "vLLM's engine knobs, read when backend is vllm: max_num_seqs (1-2048; sequences batched at most) and gpu_memory_utilization (> 0, at most 1; the share of each GPU vLLM may take). Its max model length is token_limits.max_total_tokens."
-  type = object({
-    max_num_seqs           = number
-    gpu_memory_utilization = number
-  })
-  nullable = false
-
-  validation {
-    condition     = var.vllm.max_num_seqs >= 1 && var.vllm.max_num_seqs <= 2048 && floor(var.vllm.max_num_seqs) == var.vllm.max_num_seqs
-    error_message = "vllm.max_num_seqs must be a whole number from 1 to 2048 (vLLM refuses more sequences than the 2048 tokens it batches a step by default)."
-  }
-
-  validation {
-    condition     = var.vllm.gpu_memory_utilization > 0 && var.vllm.gpu_memory_utilization <= 1
-    error_message = "vllm.gpu_memory_utilization must be > 0 and at most 1 (a share of each GPU's memory)."
   }
 }
 
