@@ -6,9 +6,11 @@ the backend, so code written for the book runs unchanged on vLLM. It is translat
     tgi    the payload with `details` and `return_full_text: false` asked (`with_details`)
     vllm   OpenAI's completion body vLLM's /invocations dispatches on (`prompt`), TGI's
            meanings kept: sampling only when TGI would sample (`do_sample`, or temperature,
-           top_k, top_p or typical_p given), else greedy (temperature 0); max_new_tokens absent
-           or null is `max_tokens: null` (vLLM: whatever room the context leaves, as TGI);
-           `stream_options.include_usage` when streaming, for the token count
+           top_k, top_p or typical_p given), else greedy (temperature 0); max_new_tokens is
+           required: TGI fills the context's room without it, but vLLM's completions stop at
+           16 tokens when it is absent or null (a 500 before vLLM #44721/#45491), and only the
+           container knows the prompt's length; `stream_options.include_usage` when
+           streaming, for the token count
 
 A TGI parameter with no vLLM counterpart is refused (ValidationError, as TGI refuses one),
 never dropped: the answer would not be what was asked.
@@ -60,10 +62,12 @@ def completion_body(payload: Mapping[str, Any], *, stream: bool) -> dict[str, An
             f"it takes inputs, max_new_tokens, temperature, do_sample, stop, return_full_text and "
             f"{', '.join(_SAME_NAME)}"
         )
-    body: dict[str, Any] = {
-        "prompt": payload.get("inputs", ""),
-        "max_tokens": parameters.get("max_new_tokens"),
-    }
+    if parameters.get("max_new_tokens") is None:
+        raise ValidationError(
+            "max_new_tokens must be set on SERVING_BACKEND=vllm: without it vLLM's completions stop "
+            "after 16 tokens; give a number of new tokens (at least 1)"
+        )
+    body: dict[str, Any] = {"prompt": payload.get("inputs", ""), "max_tokens": parameters["max_new_tokens"]}
     sampling = bool(parameters.get("do_sample")) or any(parameters.get(name) is not None for name in _WARPERS)
     if sampling:
         temperature = parameters.get("temperature")

@@ -111,10 +111,10 @@ def serving_model(settings: Settings, endpoint: str) -> ServingModel | None:
 def is_stand_in(image: str) -> bool:
     """Whether a variant's ResolvedImage (DescribeEndpoint's DeployedImages) is the stand-in model."""
     try:
-        from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE
+        from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGES
     except ImportError:
         return False
-    return image == STAND_IN_IMAGE
+    return image in STAND_IN_IMAGES
 
 
 ASKED = "LOCAL_MODEL=stand-in"

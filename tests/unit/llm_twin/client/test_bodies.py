@@ -73,14 +73,16 @@ def test_every_key_is_openais_or_a_vllm_sampling_extra() -> None:
     ],
 )
 def test_tgis_sampling_rule_carries_over(parameters: dict[str, Any], sampling: dict[str, Any]) -> None:
-    body = completion_body({"inputs": "Hi", "parameters": parameters}, stream=False)
+    body = completion_body({"inputs": "Hi", "parameters": {"max_new_tokens": 4, **parameters}}, stream=False)
 
     assert {key: body[key] for key in ("temperature", "top_p", "top_k") if key in body} == sampling
 
 
-def test_no_max_new_tokens_is_null_max_tokens_the_room_left_as_on_tgi() -> None:
-    # vLLM's own default is 16 tokens when the key is absent; null is "what the context leaves".
-    assert completion_body({"inputs": "Hi"}, stream=False)["max_tokens"] is None
+@pytest.mark.parametrize("parameters", [{}, {"max_new_tokens": None}], ids=["absent", "null"])
+def test_no_max_new_tokens_is_refused_not_sent_as_vllm_s_16(parameters: dict[str, Any]) -> None:
+    # TGI fills the context's room; vLLM stops after 16 tokens (absent, or null since #45491).
+    with pytest.raises(ValidationError, match="max_new_tokens must be set on SERVING_BACKEND=vllm"):
+        completion_body({"inputs": "Hi", "parameters": parameters}, stream=False)
 
 
 @pytest.mark.parametrize(

@@ -99,22 +99,13 @@ def test_the_books_sampling_defaults_are_accepted_and_a_seed_repeats(
     assert llm.generate() == llm.generate()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the model server's vLLM mode reads an explicit max_tokens null as absent (16 tokens); "
-    "vLLM's pydantic CompletionRequest keeps null as None, and get_max_tokens "
-    "(vllm/entrypoints/utils.py) then grants max_model_len - input tokens",
-)
-def test_no_max_new_tokens_generates_up_to_the_context_as_tgi_does(
-    llm: LLMInferenceSagemakerEndpoint,
-) -> None:
-    # vLLM's completion default is 16 tokens when the key is absent; the client sends null instead.
+def test_no_max_new_tokens_is_refused_before_the_call(llm: LLMInferenceSagemakerEndpoint) -> None:
+    # TGI fills the context's room; vLLM's completions would stop after 16 tokens (null: a 500 in
+    # older releases), so the client asks for the number instead of silently getting 16.
     llm.set_payload(PROMPT, {"do_sample": False, "temperature": None, "top_p": None, "max_new_tokens": None})
 
-    result = llm.generate()
-
-    assert result.generated_tokens is not None and result.generated_tokens > 16
-    assert result.finish_reason in ("length", "eos_token")
+    with pytest.raises(ValidationError, match="max_new_tokens must be set on SERVING_BACKEND=vllm"):
+        llm.generate()
 
 
 def test_a_stop_sequence_ends_the_stream_before_it(llm: LLMInferenceSagemakerEndpoint) -> None:

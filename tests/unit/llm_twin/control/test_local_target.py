@@ -52,3 +52,10 @@ def test_started_and_stopped_through_the_bridge(tmp_path: Path) -> None:
     finally:
         assert local_target.stop(config) is True
     assert not local_target.status(config).running
+
+
+def test_the_stand_in_of_either_backend_is_told_apart_from_a_model() -> None:
+    from llm_twin_local.aws.runtime.sources import STAND_IN_IMAGE, VLLM_STAND_IN_IMAGE
+
+    assert local_target.is_stand_in(STAND_IN_IMAGE) and local_target.is_stand_in(VLLM_STAND_IN_IMAGE)
+    assert not local_target.is_stand_in("llm-twin-model-server-vllm:HuggingFaceTB/SmolLM2-135M-Instruct")
