@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
 CheckpointSize = Literal["tiny", "bench", "200mb"]
@@ -98,10 +99,28 @@ SIZES: dict[str, ModelShape] = {
 }
 
 
+def _wrapped(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
+    """`tokenizer` with a BOS before each sequence and the chat template, as transformers loads it."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", BOS_ID)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=2048,
+        clean_up_tokenization_spaces=False,
+    )
+
+
 def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     """Train the byte-level BPE on the built-in corpus; returns a `PreTrainedTokenizerFast`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -114,18 +133,7 @@ def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
         show_progress=False,
     )
     tokenizer.train_from_iterator(_CORPUS.splitlines(), trainer=trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", BOS_ID)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=2048,
-        clean_up_tokenization_spaces=False,
-    )
+    return _wrapped(tokenizer)
 
 
 def build_word_tokenizer() -> PreTrainedTokenizerFast:
@@ -134,8 +142,7 @@ def build_word_tokenizer() -> PreTrainedTokenizerFast:
     Byte-level pre-tokenization gives every word after a space its space (`Ġword`), so a
     sequence decodes to the same text streamed token by token or all at once.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     stripped = (w.strip(".,;:!?()\"'") for w in (_CORPUS + _WORDS).split())
     words = sorted({w.lower() for w in stripped if w.isascii() and w.isalpha()})
@@ -145,18 +152,7 @@ def build_word_tokenizer() -> PreTrainedTokenizerFast:
     tokenizer = Tokenizer(models.WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", BOS_ID)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=2048,
-        clean_up_tokenization_spaces=False,
-    )
+    return _wrapped(tokenizer)
 
 
 def create_test_checkpoint(
