@@ -18,57 +18,25 @@ The secrets tests grep everything the sequence printed or left on disk.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from llm_twin.control.credentials import read_credentials
 from llm_twin.control.deploy.deployment import Deployment
 from tests.conftest import private_target, settings_for
+from tests.support.cli_runs import Running, Step, run_cli
 from tests.support.project_resources import project_resources
+from tests.support.traffic import Invocation, Observation, Traffic, admin
 
 HF_TOKEN = "hf_LIFECYCLE_tok_8d0c1e5a_never_shown"
 ENDPOINT = "llm-twin-endpoint"
 CONFIG_CREATED = "aws_sagemaker_endpoint_configuration.this  created"
-STEP_TIMEOUT = 600.0
-
-
-@dataclass
-class Step:
-    """One CLI run: what it printed and how it ended."""
-
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
-class Invocation:
-    at: float
-    ok: bool
-    detail: str
-
-
-@dataclass
-class Observation:
-    """The endpoint and the configs that exist, seen at one moment through boto3."""
-
-    at: float
-    config: str
-    status: str
-    configs: frozenset[str]
 
 
 @dataclass
@@ -95,139 +63,13 @@ class LifecycleRecord:
     credentials_left: bool = True
 
 
-def _command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "llm-twin"), "--env-file", "/nonexistent/.env", *args]
-
-
 def _run(record: LifecycleRecord, name: str, *args: str, **overrides: str) -> Step:
-    result = subprocess.run(
-        _command(*args),
-        env={**os.environ, **record.env, **overrides},
-        capture_output=True,
-        text=True,
-        timeout=STEP_TIMEOUT,
-    )
-    step = Step(tuple(args), result.returncode, result.stdout, result.stderr)
-    record.steps[name] = step
+    step = record.steps[name] = run_cli(record.env, *args, **overrides)
     return step
 
 
-class Running:
-    """A CLI run in the background whose stdout lines can be waited for."""
-
-    def __init__(self, record: LifecycleRecord, *args: str, **overrides: str) -> None:
-        self.args = args
-        self.process = subprocess.Popen(
-            _command(*args),
-            env={**os.environ, **record.env, **overrides},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._seen = threading.Condition()
-        self._stderr: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=lambda: self._stderr.append(self.process.stderr.read()), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read_stdout(self) -> None:
-        for line in self.process.stdout:
-            with self._seen:
-                self.lines.append(line)
-                self._seen.notify_all()
-        with self._seen:
-            self._seen.notify_all()
-
-    def wait_for_line(self, fragment: str, timeout: float = STEP_TIMEOUT) -> bool:
-        """True once a stdout line holds `fragment`; False when the run ended without it."""
-        deadline = time.monotonic() + timeout
-        with self._seen:
-            while not any(fragment in line for line in self.lines):
-                if self.process.poll() is not None and not self._readers[0].is_alive():
-                    return False
-                if time.monotonic() > deadline:
-                    return False
-                self._seen.wait(0.2)
-        return True
-
-    def finish(self, record: LifecycleRecord, name: str) -> Step:
-        returncode = self.process.wait(timeout=STEP_TIMEOUT)
-        for reader in self._readers:
-            reader.join(timeout=10)
-        step = Step(self.args, returncode, "".join(self.lines), "".join(self._stderr))
-        record.steps[name] = step
-        return step
-
-
-def _admin(port: str, service: str):
-    """Admin clients with retries off: a call that fails must count as failed."""
-    session = boto3.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="eu-central-1"
-    )
-    config = Config(retries={"total_max_attempts": 1}, read_timeout=30)
-    return session.client(service, endpoint_url=f"http://127.0.0.1:{port}", config=config)
-
-
-class Traffic:
-    """Invokes the endpoint in a loop and watches its config, until stopped."""
-
-    def __init__(self, port: str, record: LifecycleRecord) -> None:
-        self.record = record
-        self.runtime = _admin(port, "sagemaker-runtime")
-        self.sagemaker = _admin(port, "sagemaker")
-        self.stopped = threading.Event()
-        self.threads = [threading.Thread(target=self._invoke), threading.Thread(target=self._observe)]
-
-    def __enter__(self) -> Traffic:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
-
-    def _invoke(self) -> None:
-        body = json.dumps({"inputs": "Hello", "parameters": {"max_new_tokens": 2, "seed": 1}})
-        while not self.stopped.is_set():
-            at = time.monotonic()
-            try:
-                answer = self.runtime.invoke_endpoint(
-                    EndpointName=ENDPOINT, ContentType="application/json", Body=body
-                )
-                generated = json.loads(answer["Body"].read())
-                self.record.invocations.append(Invocation(at, True, json.dumps(generated)[:80]))
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded, and fails the test
-                self.record.invocations.append(Invocation(at, False, repr(exc)[:300]))
-            self.stopped.wait(0.05)
-
-    def _observe(self) -> None:
-        while not self.stopped.is_set():
-            at = time.monotonic()
-            try:
-                endpoint = self.sagemaker.describe_endpoint(EndpointName=ENDPOINT)
-                configs = self.sagemaker.list_endpoint_configs()["EndpointConfigs"]
-            except Exception as exc:  # noqa: BLE001 - an endpoint that vanished is recorded as such
-                self.record.observations.append(Observation(at, f"<{exc!r:.100}>", "Missing", frozenset()))
-            else:
-                self.record.observations.append(
-                    Observation(
-                        at,
-                        endpoint["EndpointConfigName"],
-                        endpoint["EndpointStatus"],
-                        frozenset(c["EndpointConfigName"] for c in configs),
-                    )
-                )
-            self.stopped.wait(0.1)
-
-
 def _serving_config(port: str) -> str:
-    return _admin(port, "sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    return admin(port, "sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
 
 
 def _modes(deployment: Deployment) -> dict[str, int]:
@@ -263,21 +105,24 @@ def _sequence(record: LifecycleRecord) -> None:
     _run(record, "plan", "plan")
 
     # A setting that reaches the container: a new model and endpoint config roll in.
-    with Traffic(port, record):
-        rolling = Running(record, "apply", MAX_TOTAL_TOKENS="3072")
+    with Traffic(
+        port, ENDPOINT, {"inputs": "Hello", "parameters": {"max_new_tokens": 2, "seed": 1}}
+    ) as traffic:
+        rolling = Running(record.env, "apply", MAX_TOTAL_TOKENS="3072")
         if rolling.wait_for_line(CONFIG_CREATED):
             # Terraform is now waiting for the endpoint to switch, holding the state lock.
             record.lock_held = (main.root / ".terraform.tfstate.lock.info").is_file()
             _run(record, "concurrent apply", "apply", MAX_TOTAL_TOKENS="3072")
-        rolling.finish(record, "rolling apply")
+        record.steps["rolling apply"] = rolling.finish()
         time.sleep(1.0)  # a last round of traffic on the new config
+    record.invocations, record.observations = traffic.invocations, traffic.observations
     record.config_after = _serving_config(port)
 
     # Ctrl-C while terraform waits for the endpoint to switch back.
-    interrupted = Running(record, "apply")
+    interrupted = Running(record.env, "apply")
     if interrupted.wait_for_line(CONFIG_CREATED):
         interrupted.process.send_signal(signal.SIGINT)
-    interrupted.finish(record, "interrupted apply")
+    record.steps["interrupted apply"] = interrupted.finish()
     record.state_after_interrupt = main.state.read_text() if main.state.is_file() else ""
     record.lock_left_after_interrupt = (main.root / ".terraform.tfstate.lock.info").exists()
     _run(record, "rerun", "apply")
