@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from llm_twin.client.stream import parse_generate_stream, payload_parts
+from llm_twin.control.credentials import write_credentials
+from llm_twin.control.deploy.deployment import Deployment
 from llm_twin_local.aws.daemon import LocalAws, free_port
-from tests.conftest import client
+from tests.conftest import client, settings_for, stack_environ
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 GREEDY_WITH_DETAILS = {"max_new_tokens": 24, "do_sample": False, "details": True, "return_full_text": False}
@@ -154,3 +159,47 @@ def server_of(emulator: LocalAws, endpoint: str) -> int:
         ):
             return pid
     raise AssertionError(f"no model server serves {endpoint}")
+
+
+def infer_process(
+    emulator: LocalAws, tmp_path: Path, endpoint: str, prompt: str, max_new_tokens: str
+) -> subprocess.Popen[bytes]:
+    """`llm-twin infer` (greedy) as a real process, on `emulator`'s local target."""
+    settings_env = stack_environ(emulator.dir.parent, emulator.port)
+    credentials_path = Deployment(settings_for(settings_env)).credentials_path
+    write_credentials(credentials_path, "test", "test", "arn:aws:iam::123456789012:user/local-admin")
+    command = [
+        str(Path(sys.executable).with_name("llm-twin")),
+        "--env-file",
+        str(tmp_path / "none.env"),
+        "infer",
+        prompt,
+        "--endpoint",
+        endpoint,
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        max_new_tokens,
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **settings_env},
+    )
+
+
+def first_output(process: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The first bytes the process writes to stdout, read without blocking past `timeout`."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            data = os.read(process.stdout.fileno(), 4096)
+            if data:
+                return data
+        if process.poll() is not None:
+            raise AssertionError(f"llm-twin infer exited early: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+    raise AssertionError("llm-twin infer printed nothing in time")

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +24,6 @@ from botocore.exceptions import ClientError
 
 from llm_twin.client.endpoint import LLMInferenceSagemakerEndpoint, runtime_config
 from llm_twin.client.stream import TokenEvent, parse_generate_stream, payload_parts
-from llm_twin.control.credentials import write_credentials
-from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.errors import (
     AwsError,
     IncompleteGenerationError,
@@ -37,11 +32,12 @@ from llm_twin.errors import (
     StreamTimeoutError,
 )
 from llm_twin_local.aws.daemon import LocalAws
-from llm_twin_local.aws.runtime.faults import Faults, Jitter, Reshaper, StreamFault
-from tests.conftest import client, settings_for, stack_environ
+from tests.conftest import client
 from tests.support.runtime import (
     GREEDY_WITH_DETAILS,
     deploy,
+    first_output,
+    infer_process,
     running_emulator,
     server_of,
     stream_events,
@@ -164,9 +160,9 @@ def test_a_stalled_stream_times_out_keeping_the_partial_text(stalling: LocalAws)
 @pytest.mark.timeout(90, func_only=True)
 def test_ctrl_c_mid_stream_exits_130_keeping_the_printed_text(stalling: LocalAws, tmp_path: Path) -> None:
     """`llm-twin infer` as a real process; SIGINT once text arrived, while the stream is stalled."""
-    process = _infer(stalling, tmp_path, "e", "64")
+    process = infer_process(stalling, tmp_path, "e", PROMPT, "64")
     try:
-        first = _first_output(process, timeout=45)
+        first = first_output(process, timeout=45)
         process.send_signal(signal.SIGINT)
         rest, stderr = process.communicate(timeout=20)
     finally:
@@ -178,33 +174,6 @@ def test_ctrl_c_mid_stream_exits_130_keeping_the_printed_text(stalling: LocalAws
     assert stdout.startswith(first.decode()) and stdout.strip() and stdout.endswith("\n")
     assert "Interrupted: the generation was stopped" in errors
     assert "Traceback" not in errors
-
-
-def _infer(emulator: LocalAws, tmp_path: Path, endpoint: str, max_new_tokens: str) -> subprocess.Popen[bytes]:
-    """`llm-twin infer` (greedy) as a real process, on `emulator`'s local target."""
-    settings_env = stack_environ(emulator.dir.parent, emulator.port)
-    credentials_path = Deployment(settings_for(settings_env)).credentials_path
-    write_credentials(credentials_path, "test", "test", "arn:aws:iam::123456789012:user/local-admin")
-    command = [
-        str(Path(sys.executable).with_name("llm-twin")),
-        "--env-file",
-        str(tmp_path / "none.env"),
-        "infer",
-        PROMPT,
-        "--endpoint",
-        endpoint,
-        "--temperature",
-        "0",
-        "--max-new-tokens",
-        max_new_tokens,
-    ]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **settings_env},
-    )
 
 
 # -- the model server killed mid-generation ---------------------------------------------
@@ -221,9 +190,9 @@ def test_a_killed_model_server_fails_the_endpoint_and_the_cli_exits_1_keeping_th
     """
     sagemaker = client(stalling.port, "sagemaker")
     server = server_of(stalling, "doomed")
-    process = _infer(stalling, tmp_path, "doomed", "400")
+    process = infer_process(stalling, tmp_path, "doomed", PROMPT, "400")
     try:
-        first = _first_output(process, timeout=45)
+        first = first_output(process, timeout=45)
         os.kill(server, signal.SIGKILL)
         rest, stderr = process.communicate(timeout=30)
     finally:
@@ -242,26 +211,11 @@ def test_a_killed_model_server_fails_the_endpoint_and_the_cli_exits_1_keeping_th
     assert failed["FailureReason"].startswith(
         "The primary container for production variant AllTraffic exited with code -9."
     )
-    again = _infer(stalling, tmp_path, "doomed", "4")
+    again = infer_process(stalling, tmp_path, "doomed", PROMPT, "4")
     stdout_again, stderr_again = again.communicate(timeout=60)
     assert again.returncode == 1 and not stdout_again.strip()
     assert stderr_again.decode().startswith("EndpointFailedError: endpoint 'doomed' failed: ")
     assert "exited with code -9" in stderr_again.decode()
-
-
-def _first_output(process: subprocess.Popen[bytes], timeout: float) -> bytes:
-    """The first bytes the process writes to stdout, read without blocking past `timeout`."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.1)
-        if ready:
-            data = os.read(process.stdout.fileno(), 4096)
-            if data:
-                return data
-        if process.poll() is not None:
-            raise AssertionError(f"llm-twin infer exited early: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-    raise AssertionError("llm-twin infer printed nothing in time")
 
 
 # -- stream faults, picked per request on the stalling emulator ------------------------
@@ -412,65 +366,3 @@ def test_a_broken_stream_raises_its_error_keeping_the_partial_text(
 
 def _text(events: list[TokenEvent]) -> str:
     return "".join(e.token.text for e in events if not e.token.special)
-
-
-# -- the knobs themselves (pure) -------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("spec", "parsed"),
-    [
-        ("reset@2", StreamFault("reset", 2)),
-        ("tgi_error", StreamFault("tgi_error", 1)),
-        ("coalesce", StreamFault("coalesce", 1)),
-        (" none ", None),
-        ("", None),
-        ("coalesce@2", None),  # re-cuts strike everywhere, not after N parts
-        ("reset@0", None),
-        ("reset@x", None),
-        ("explode", None),
-    ],
-)
-def test_fault_specs_parse_and_bad_ones_are_ignored(spec: str, parsed: StreamFault | None) -> None:
-    assert StreamFault.parse(spec, "LLM_TWIN_FAULT") == parsed
-
-
-def test_a_request_attribute_replaces_the_environments_stream_faults() -> None:
-    environment = Faults.from_environ({"LLM_TWIN_FAULT": "reset@2", "LLM_TWIN_STALL_AFTER_PARTS": "3"})
-    assert (environment.stream_fault, environment.stall_after_parts) == (StreamFault("reset", 2), 3)
-
-    assert environment.for_request(None) == environment
-    assert environment.for_request("accept_eula=true") == environment
-    chosen = environment.for_request("accept_eula=true; llm-twin-fault=coalesce")
-    assert (chosen.stream_fault, chosen.stall_after_parts) == (StreamFault("coalesce", 1), None)
-    cleared = environment.for_request("llm-twin-fault=none")
-    assert (cleared.stream_fault, cleared.stall_after_parts) == (None, None)
-
-
-@pytest.mark.parametrize("kind", ["split_lines", "split_utf8", "coalesce", "no_final_newline"])
-def test_reshapers_move_only_the_cuts(kind: str) -> None:
-    chunks = ['data:{"text":"日本"}\n\n'.encode(), b'data:{"text":"a', 'é"}\n\n'.encode()]
-    reshaper = Reshaper.for_stream(StreamFault(kind), None)
-    pieces = [piece for chunk in chunks for piece in reshaper.feed(chunk)] + list(reshaper.end())
-
-    expected = b"".join(chunks)
-    assert b"".join(pieces) == (expected.rstrip(b"\n") if kind == "no_final_newline" else expected)
-    assert all(pieces)
-    if kind == "coalesce":
-        assert len(pieces) == 1
-    if kind == "split_utf8":
-        assert sum(1 for piece in pieces if piece[-1] >= 0xC0) == 3  # 日, 本 and é each cut
-    if kind == "split_lines":
-        assert not any(piece.startswith(b"data:") and piece.endswith(b"\n") for piece in pieces)
-
-
-def test_jitter_is_on_only_for_a_true_word_and_keeps_its_seed() -> None:
-    assert Jitter.from_environ(
-        {"LLM_TWIN_CHUNK_JITTER": " Yes ", "LLM_TWIN_CHUNK_JITTER_SEED": "3"}
-    ) == Jitter(3)
-    assert Jitter.from_environ({"LLM_TWIN_CHUNK_JITTER": "on"}) == Jitter(0)
-    assert Jitter.from_environ({"LLM_TWIN_CHUNK_JITTER": "0"}) is None
-    assert Jitter.from_environ({}) is None
-    data = bytes(range(200))
-    first, again = Jitter(3).cutter(), Jitter(3).cutter()
-    assert list(first(data)) == list(again(data)) and b"".join(Jitter(3).cutter()(data)) == data
