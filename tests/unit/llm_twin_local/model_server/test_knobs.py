@@ -34,7 +34,9 @@ def test_generation_fault() -> None:
 
 def test_a_bad_version_stops_the_server_before_it_serves(tiny_model: Path) -> None:
     result = CliRunner().invoke(
-        main, ["--model-dir", str(tiny_model), "--port", "1"], env={"TGI_VERSION": "latest"}
+        main,
+        ["--model-dir", str(tiny_model), "--port", "1"],
+        env={"TGI_VERSION": "latest", "HF_HUB_OFFLINE": None},  # restored after: serving sets it
     )
     assert result.exit_code == SettingsError.exit_code
     assert "SettingsError: TGI_VERSION: expected a TGI version like 3.3.6, got 'latest'" in result.output

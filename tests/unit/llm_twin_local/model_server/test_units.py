@@ -143,6 +143,10 @@ def test_make_test_model_cli(tmp_path: Path) -> None:
 
 
 def test_serve_cli_reports_a_bad_model_dir(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--model-dir", str(tmp_path), "--port", "1"])
+    # HF_HUB_OFFLINE listed so Click restores it: serving sets it, and emulators this worker
+    # starts later would inherit it and never reach a Hub.
+    result = CliRunner().invoke(
+        main, ["--model-dir", str(tmp_path), "--port", "1"], env={"HF_HUB_OFFLINE": None}
+    )
     assert result.exit_code == SettingsError.exit_code
     assert "SettingsError:" in result.output
