@@ -80,8 +80,9 @@ destroy: $(STAMP)
 destroy-bootstrap: $(STAMP)
 	$(LLM_TWIN) destroy-bootstrap
 
-# Three workers (2 cores: much of the suite waits on terraform and servers), a whole file each at a time: a file's module fixtures (emulators, servers) are
-# built once, and each worker applies its own shared stack. TEST_WORKERS=auto on a bigger machine.
+# Three workers on 2 cores (much of the suite waits on terraform and servers), a whole file
+# each at a time: a file's module fixtures (emulators, servers) are built once, and each
+# worker applies its own shared stack. TEST_WORKERS=auto on a bigger machine.
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 

@@ -199,4 +199,6 @@ def test_infer_async_cli(emulator: LocalAws, endpoint: str, tmp_path: Path) -> N
     assert events[1]["event"] == "result" and events[1]["generated_tokens"] == 5
 
     refused = runner.invoke(main, [*args, "--async", "--chat"], env=env)
-    assert refused.exit_code == 2 and "--async sends a generate body, not a chat; drop --chat" in refused.output
+    assert (
+        refused.exit_code == 2 and "--async sends a generate body, not a chat; drop --chat" in refused.output
+    )
