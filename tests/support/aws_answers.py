@@ -80,6 +80,8 @@ class Replay:
         self.answers = list(answers)
         self.operations: list[str] = []
         """The operations called, in order (a test can say a call was not made)."""
+        self.bodies: list[Any] = []
+        """The request bodies, JSON decoded (None where a body is not JSON): what the client sent."""
         self.client = boto3.client(
             service,
             region_name=REGION,
@@ -91,6 +93,10 @@ class Replay:
 
     def _send(self, request: Any, event_name: str, **_: object) -> AWSResponse:
         self.operations.append(event_name.rsplit(".", 1)[-1])
+        try:
+            self.bodies.append(json.loads(request.body or b""))
+        except (TypeError, ValueError):
+            self.bodies.append(None)
         if not self.answers:
             raise AssertionError(f"no answer queued for {request.url}")
         answer = self.answers.pop(0)

@@ -86,6 +86,13 @@ def configure(
     container: dict[str, Any] = {"Image": "tgi:1", "Environment": environment}
     if model_data is not None:
         container["ModelDataSource"] = model_data
+    create_model_and_config(sagemaker, name, container)
+
+
+def create_model_and_config(
+    sagemaker: Any, name: str, container: dict[str, Any], instance_type: str = "ml.g5.xlarge"
+) -> None:
+    """Model `<name>-model` with `container` and endpoint config `<name>-config` of one variant."""
     sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{name}-config",
@@ -93,7 +100,7 @@ def configure(
             {
                 "VariantName": "AllTraffic",
                 "ModelName": f"{name}-model",
-                "InstanceType": "ml.g5.xlarge",
+                "InstanceType": instance_type,
                 "InitialInstanceCount": 1,
             }
         ],

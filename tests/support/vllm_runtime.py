@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support.runtime import ROLE
+from tests.support.runtime import create_model_and_config
 
 VLLM_IMAGE = (
     "763104351884.dkr.ecr.eu-central-1.amazonaws.com/"
@@ -44,18 +44,7 @@ def create_vllm(
     if model_data_uri is not None:
         source = {"S3Uri": model_data_uri, "S3DataType": "S3Prefix", "CompressionType": "None"}
         container["ModelDataSource"] = {"S3DataSource": source}
-    sagemaker.create_model(ModelName=f"{name}-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.g5.xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    create_model_and_config(sagemaker, name, container)
 
 
 def deploy_vllm(sagemaker: Any, name: str, model: Path | str, **extra: str) -> None:

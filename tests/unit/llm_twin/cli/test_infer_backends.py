@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -29,22 +28,10 @@ RECORDED = {"tgi": "generate_stream.sse", "vllm": "completion_stream.sse"}
 TEXT = {"tgi": "Hello, world!\n", "vllm": " Paris is the capital.\n"}
 
 
-class Sent(Replay):
-    """sagemaker-runtime answering one recorded stream; keeps the bodies sent."""
-
-    def __init__(self, answers: list[Answer]) -> None:
-        super().__init__("sagemaker-runtime", answers, config=runtime_config())
-        self.bodies: list[dict[str, Any]] = []
-
-    def _send(self, request: Any, event_name: str, **kwargs: object) -> Any:
-        self.bodies.append(json.loads(request.body))
-        return super()._send(request, event_name, **kwargs)
-
-
 def infer(
     backend: str, answer: Answer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str
-) -> tuple[Result, Sent]:
-    runtime = Sent([answer])
+) -> tuple[Result, Replay]:
+    runtime = Replay("sagemaker-runtime", [answer], config=runtime_config())
 
     def from_settings(settings: Settings, **_: object) -> LLMInferenceSagemakerEndpoint:
         return LLMInferenceSagemakerEndpoint(

@@ -31,18 +31,6 @@ pytestmark = pytest.mark.timeout(60)
 EVENTSTREAM = {"Content-Type": "application/vnd.amazon.eventstream"}
 
 
-class Recording(Replay):
-    """A Replay that keeps the JSON body of every request."""
-
-    def __init__(self, answers: list[Answer]) -> None:
-        super().__init__("sagemaker-runtime", answers, config=runtime_config())
-        self.bodies: list[dict[str, Any]] = []
-
-    def _send(self, request: Any, event_name: str, **kwargs: object) -> Any:
-        self.bodies.append(json.loads(request.body) if request.body else {})
-        return super()._send(request, event_name, **kwargs)
-
-
 def streamed(sse: bytes, seed: int = 0) -> Answer:
     """InvokeEndpointWithResponseStream's answer: `sse` cut into PayloadParts anywhere."""
     return Answer(200, b"".join(payload_part(part) for part in random_split(sse, seed)), EVENTSTREAM)
@@ -52,8 +40,8 @@ def answered(body: dict[str, Any]) -> Answer:
     return Answer(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
-def vllm(answers: list[Answer]) -> tuple[LLMInferenceSagemakerEndpoint, Recording]:
-    runtime = Recording(answers)
+def vllm(answers: list[Answer]) -> tuple[LLMInferenceSagemakerEndpoint, Replay]:
+    runtime = Replay("sagemaker-runtime", answers, config=runtime_config())
     return LLMInferenceSagemakerEndpoint(
         ENDPOINT, runtime.client, backend="vllm", throttle_backoff=0
     ), runtime
@@ -255,7 +243,7 @@ def test_a_tgi_client_on_a_vllm_endpoint_is_told_the_setting() -> None:
     answer = runtime_error(
         424, "ModelError", {"Message": "x", "OriginalMessage": original, "OriginalStatusCode": 400}
     )
-    runtime = Recording([answer])
+    runtime = Replay("sagemaker-runtime", [answer], config=runtime_config())
     llm = LLMInferenceSagemakerEndpoint(ENDPOINT, runtime.client)  # the book's default: tgi
 
     with pytest.raises(ValidationError) as caught:
@@ -295,7 +283,7 @@ def test_a_chat_stream_cut_before_its_finish_is_incomplete_on_both_backends(
     whole = recorded(recording)
     cut = whole[: whole.index(b'"finish_reason":"stop"')]
     cut = cut[: cut.rindex(b"data:")]  # every chunk before the finishing one, whole
-    runtime = Recording([streamed(cut)])
+    runtime = Replay("sagemaker-runtime", [streamed(cut)], config=runtime_config())
     llm = LLMInferenceSagemakerEndpoint(ENDPOINT, runtime.client, backend=backend)
 
     with pytest.raises(IncompleteGenerationError) as caught:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import openai
 import pytest
@@ -51,20 +50,8 @@ def refused(name: str) -> Answer:
     return runtime_error(424, "ModelError", body)
 
 
-class Sent(Replay):
-    """sagemaker-runtime answering the queued answers; keeps the bodies the gateway sent."""
-
-    def __init__(self, answers: list[Answer]) -> None:
-        super().__init__("sagemaker-runtime", answers, config=runtime_config())
-        self.bodies: list[dict[str, Any]] = []
-
-    def _send(self, request: Any, event_name: str, **kwargs: object) -> Any:
-        self.bodies.append(json.loads(request.body))
-        return super()._send(request, event_name, **kwargs)
-
-
-def gateway(answers: list[Answer], backend: Backend = "vllm") -> tuple[Iterator[Gateway], Sent]:
-    runtime = Sent(answers)
+def gateway(answers: list[Answer], backend: Backend = "vllm") -> tuple[Iterator[Gateway], Replay]:
+    runtime = Replay("sagemaker-runtime", answers, config=runtime_config())
     app = create_app(
         GatewayConfig(Secret(TOKEN), (), 65536, backend=backend),
         lambda: LLMInferenceSagemakerEndpoint("twin", runtime.client, backend=backend),

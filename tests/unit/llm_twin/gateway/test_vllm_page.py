@@ -53,16 +53,6 @@ def texts(name: str, field: str) -> str:
     return "".join(out)
 
 
-class Sent(Replay):
-    def __init__(self, answers: list[Answer]) -> None:
-        super().__init__("sagemaker-runtime", answers, config=runtime_config())
-        self.bodies: list[dict[str, Any]] = []
-
-    def _send(self, request: Any, event_name: str, **kwargs: object) -> Any:
-        self.bodies.append(json.loads(request.body))
-        return super()._send(request, event_name, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
@@ -87,7 +77,7 @@ def browser() -> Iterator[Any]:
 def test_each_mode_of_the_page_streams_from_a_vllm_endpoint(
     browser: Any, api: str, recording: str, field: str, path_key: str
 ) -> None:
-    runtime = Sent([streamed(recording)])
+    runtime = Replay("sagemaker-runtime", [streamed(recording)], config=runtime_config())
     app = create_app(
         GatewayConfig(Secret(TOKEN), (), 65536, backend="vllm"),
         lambda: LLMInferenceSagemakerEndpoint("twin", runtime.client, backend="vllm"),

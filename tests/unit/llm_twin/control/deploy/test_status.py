@@ -11,8 +11,8 @@ from llm_twin.control.aws import AwsClients
 from llm_twin.control.deploy.status import backend_of, serving_backends
 from llm_twin_local.aws.daemon import LocalAws, free_port
 from tests.conftest import client
+from tests.support.runtime import create_model_and_config
 
-ROLE = "arn:aws:iam::000000000000:role/llm-twin-sagemaker-execution"
 VLLM_IMAGE = "763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-vllm:0.29.0-transformers5.15.0-gpu-py312-cu130-ubuntu24.04-v1.0"
 TGI_IMAGE = "763104351884.dkr.ecr.eu-central-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
 
@@ -29,23 +29,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
 
 def _deploy_config(port: int, name: str, image: str, environment: dict[str, str]) -> str:
     """A model and an endpoint config as Terraform makes them (no endpoint: nothing is served)."""
-    sagemaker = client(port, "sagemaker")
-    sagemaker.create_model(
-        ModelName=f"{name}-model",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": image, "Environment": environment},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-model",
-                "InstanceType": "ml.g5.2xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    container = {"Image": image, "Environment": environment}
+    create_model_and_config(client(port, "sagemaker"), name, container, "ml.g5.2xlarge")
     return f"{name}-config"
 
 
