@@ -24,6 +24,7 @@ from llm_twin.control.preflight.inputs import (
     PreflightReport,
     QuotaLookup,
     Status,
+    explicit_image_check,
     facts_or_skip,
 )
 from llm_twin.control.preflight.vllm import (
@@ -219,15 +220,7 @@ def check_gated(inputs: PreflightInputs) -> CheckResult:
 def check_image(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
     if s.model.image_uri:
-        marker = f".dkr.ecr.{s.region}."
-        if ".dkr.ecr." in s.model.image_uri and marker not in s.model.image_uri:
-            return CheckResult(
-                "image",
-                "FAIL",
-                f"TGI_IMAGE_URI={s.model.image_uri} is in another region than AWS_REGION={s.region}",
-                "SageMaker pulls only from ECR in its own region: use that region's image",
-            )
-        return CheckResult("image", "OK", f"explicit TGI_IMAGE_URI={s.model.image_uri}")
+        return explicit_image_check("TGI_IMAGE_URI", s.model.image_uri, s.region)
     image = resolve_tgi_image(s.model.tgi_version, s.region)
     uri = image.uri(s.region)
     if uri is None:

@@ -94,3 +94,15 @@ def facts_or_skip(inputs: PreflightInputs, name: str) -> ModelFacts | CheckResul
             name, "WARN", f"config.json could not be used: {model.error}", "check the checkpoint"
         )
     return CheckResult(name, "SKIP", f"skipped: {model.skipped}")
+
+
+def explicit_image_check(setting: str, uri: str, region: str) -> CheckResult:
+    """The image row for an image set by hand: SageMaker pulls only from ECR in its own region."""
+    if ".dkr.ecr." in uri and f".dkr.ecr.{region}." not in uri:
+        return CheckResult(
+            "image",
+            "FAIL",
+            f"{setting}={uri} is in another region than AWS_REGION={region}",
+            "SageMaker pulls only from ECR in its own region: use that region's image",
+        )
+    return CheckResult("image", "OK", f"explicit {setting}={uri}")

@@ -18,7 +18,12 @@ from llm_twin.config.tokens import context_problem
 from llm_twin.control.images import resolve_vllm_image
 from llm_twin.control.preflight.facts import KV_DTYPE_BYTES, ModelFacts
 from llm_twin.control.preflight.fit import GIB, gib, serving_bytes_per_parameter
-from llm_twin.control.preflight.inputs import CheckResult, PreflightInputs, facts_or_skip
+from llm_twin.control.preflight.inputs import (
+    CheckResult,
+    PreflightInputs,
+    explicit_image_check,
+    facts_or_skip,
+)
 from llm_twin.protocol import gpus
 
 BLOCK_SIZE = 16
@@ -213,16 +218,8 @@ def check_vllm_tensor_parallel(inputs: PreflightInputs) -> CheckResult:
 
 def check_vllm_image(inputs: PreflightInputs) -> CheckResult:
     s = inputs.settings
-    explicit = s.model.vllm_image_uri
-    if explicit:
-        if ".dkr.ecr." in explicit and f".dkr.ecr.{s.region}." not in explicit:
-            return CheckResult(
-                "image",
-                "FAIL",
-                f"VLLM_IMAGE_URI={explicit} is in another region than AWS_REGION={s.region}",
-                "SageMaker pulls only from ECR in its own region: use that region's image",
-            )
-        return CheckResult("image", "OK", f"explicit VLLM_IMAGE_URI={explicit}")
+    if s.model.vllm_image_uri:
+        return explicit_image_check("VLLM_IMAGE_URI", s.model.vllm_image_uri, s.region)
     image = resolve_vllm_image(s.model.vllm_version, s.region)
     uri = image.uri(s.region)
     if uri is None:
