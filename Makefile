@@ -20,7 +20,7 @@ export TF_PLUGIN_DIR
 LLM_TWIN := $(BIN)/llm-twin
 
 # pytest-xdist workers for `make test` (see the test target).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 # checkov pins its own boto3, botocore and packaging, older than ours: it lives in a
 # venv of its own, rebuilt when the pinned version changes. Tests find it through
@@ -80,7 +80,7 @@ destroy: $(STAMP)
 destroy-bootstrap: $(STAMP)
 	$(LLM_TWIN) destroy-bootstrap
 
-# Three workers on 2 cores (much of the suite waits on terraform and servers), a whole file
+# Four workers on 2 cores (much of the suite waits on terraform and servers), a whole file
 # each at a time: a file's module fixtures (emulators, servers) are built once, and each
 # worker applies its own shared stack. TEST_WORKERS=auto on a bigger machine.
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM_STAMP)
