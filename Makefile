@@ -80,12 +80,11 @@ destroy: $(STAMP)
 destroy-bootstrap: $(STAMP)
 	$(LLM_TWIN) destroy-bootstrap
 
-# Three workers on 2 cores (much of the suite waits on terraform and servers). A whole file is
-# one unit of work, so its module fixtures (emulators, servers) are built once; the files that
-# read the shared stack form two units, so it is applied twice, not on every worker
-# (tests/conftest.py). TEST_WORKERS=auto on a bigger machine.
+# Three workers on 2 cores (much of the suite waits on terraform and servers), a whole file
+# each at a time: a file's module fixtures (emulators, servers) are built once, and each
+# worker applies its own shared stack. TEST_WORKERS=auto on a bigger machine.
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM_STAMP)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP) $(CHECKOV_STAMP)
 	terraform fmt -check -recursive terraform

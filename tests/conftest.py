@@ -5,10 +5,6 @@ tests that mutate start their own (see `fresh_env`). Every emulator is stopped a
 end. Terraform's provider plugin cache is shared by every stack of a worker, so the 700 MB
 provider is linked once; each worker has its own, since terraform's cache is not safe for
 concurrent inits.
-
-Under `make test` (pytest-xdist, `--dist loadgroup`) each file is one unit of work, as with
-loadfile, except the tests that read the shared stack: they form two units (SHARED_STACK_GROUPS),
-so two workers apply it, not every worker.
 """
 
 from __future__ import annotations
@@ -29,22 +25,6 @@ from llm_twin_local.aws.daemon import LocalAws, free_port
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = REPO / "tests" / "fixtures"
 PLUGIN_CACHE = REPO / ".llm-twin" / f"plugin-cache-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-SHARED_STACK_FIXTURES = {"applied_stack", "shared_env", "shared_baseline"}
-SHARED_STACK_GROUPS = {"tests/system/gateway/": "shared-stack-gateway"}
-"""Where the shared stack's readers go: the gateway's own files (a browser, three clients) in one
-unit, every other reader in another."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """An xdist group per file; a test that reads the shared stack joins a shared-stack group."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = path
-        if SHARED_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
-            group = next(
-                (g for prefix, g in SHARED_STACK_GROUPS.items() if path.startswith(prefix)), "shared-stack"
-            )
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def stack_environ(state_dir: Path, port: int, **overrides: str) -> dict[str, str]:
