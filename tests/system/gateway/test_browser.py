@@ -20,19 +20,9 @@ from llm_twin.config import Secret
 from llm_twin.control.deploy.deployment import Deployment
 from llm_twin.gateway import GatewayConfig, create_app
 from llm_twin.gateway.login import LoginCodes
+from tests.support.browser import launched_chromium
 from tests.support.gateway import TOKEN, Gateway, client_factory, endpoint_answer, gateway_app, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PROMPT = "Write a haiku about the cloud"
 MAX_NEW_TOKENS = 24
 SEED = 11
@@ -51,16 +41,8 @@ GREW_WHILE_STREAMING = """(shown) => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (see the Makefile)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 class _HeldStream(LLMInferenceSagemakerEndpoint):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,19 +19,11 @@ from llm_twin.config import Secret
 from llm_twin.gateway import EndpointHealth, GatewayConfig, create_app
 from llm_twin.protocol.eventstream import payload_part
 from tests.support.aws_answers import Answer, Replay
+from tests.support.browser import launched_chromium
 from tests.support.gateway import TOKEN, serving
 from tests.support.streams import random_split, recorded
 
 pytestmark = pytest.mark.timeout(120)
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 
 
 def streamed(name: str) -> Answer:
@@ -55,16 +46,8 @@ def texts(name: str, field: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (see the Makefile)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.mark.parametrize(
